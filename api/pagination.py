@@ -1,0 +1,167 @@
+"""Keyset ("cursor") pagination over any ordering, with ``id`` as the tie-breaker.
+
+DRF's CursorPagination positions on the first ordering field only and skips ties with an
+OFFSET, which degrades to a scan when many rows share a due date. Here the cursor carries
+the whole sort key of the boundary row, so every page is one indexed range query and no
+page needs a COUNT(*), however deep.
+"""
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model, Q, QuerySet
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+from rest_framework.views import APIView
+
+Row = Model | dict[str, Any]
+
+
+def _sort_key(ordering: Sequence[str]) -> list[tuple[str, bool]]:
+    """``["-due_to", "id"]`` -> ``[("due_to", True), ("id", False)]``, ending in ``id``."""
+    key = [(name.lstrip("-"), name.startswith("-")) for name in ordering]
+    if not any(name in ("id", "pk") for name, _ in key):
+        key.append(("id", key[-1][1] if key else False))
+    return [("id" if name == "pk" else name, desc) for name, desc in key]
+
+
+class KeysetPagination(BasePagination):
+    page_size = 100
+    max_page_size = 1000
+    cursor_query_param = "cursor"
+    page_size_query_param = "page_size"
+
+    # The stubs' generic signature cannot be restated here; this paginator takes querysets only.
+    def paginate_queryset(
+        self,
+        queryset: QuerySet[Any],  # type: ignore[override]
+        request: Request,
+        view: APIView | None = None,
+    ) -> list[Any]:
+        self.request = request
+        self.size = self.get_page_size(request)
+        ordering = queryset.query.order_by or queryset.model._meta.ordering
+        self.key = _sort_key([str(name) for name in ordering])
+        self.model = queryset.model
+        queryset = queryset.order_by(*(f"-{n}" if desc else n for n, desc in self.key))
+        cursor = self.decode_cursor(request)
+        backwards = cursor is not None and cursor[0] == "p"
+        if cursor is not None:
+            queryset = queryset.filter(self.beyond(cursor[1], backwards=backwards))
+        if backwards:
+            queryset = queryset.reverse()
+        rows = list(queryset[: self.size + 1])
+        more = len(rows) > self.size
+        rows = rows[: self.size]
+        if backwards:
+            rows.reverse()
+            self.next_key = self.row_key(rows[-1]) if rows else None
+            self.previous_key = self.row_key(rows[0]) if more and rows else None
+        else:
+            self.next_key = self.row_key(rows[-1]) if more else None
+            self.previous_key = self.row_key(rows[0]) if cursor is not None and rows else None
+        return rows
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= self.max_page_size):
+            raise ValidationError({"page_size": [f"Must be a whole number from 1 to {self.max_page_size}."]})
+        return int(raw)
+
+    def row_key(self, row: Row) -> list[Any]:
+        if isinstance(row, dict):
+            return [row[name] for name, _ in self.key]
+        return [getattr(row, name) for name, _ in self.key]
+
+    def beyond(self, values: list[Any], *, backwards: bool) -> Q:
+        """Rows strictly after (or before) ``values`` in the sort order, lexicographically."""
+        condition = Q()
+        for i, (name, desc) in enumerate(self.key):
+            step = "lt" if desc != backwards else "gt"
+            term = Q(**{f"{name}__{step}": values[i]})
+            for j in range(i):
+                term &= Q(**{self.key[j][0]: values[j]})
+            condition |= term
+        return condition
+
+    def encode_cursor(self, direction: str, values: list[Any]) -> str:
+        ordering = [f"-{n}" if desc else n for n, desc in self.key]
+        raw = json.dumps({"d": direction, "o": ordering, "k": values}, default=str, separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    def decode_cursor(self, request: Request) -> tuple[str, list[Any]] | None:
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is None:
+            return None
+        invalid = ValidationError({self.cursor_query_param: ["Invalid cursor."]})
+        try:
+            raw = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+            direction, ordering, values = raw["d"], raw["o"], raw["k"]
+        except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+            raise invalid from exc
+        if direction not in ("n", "p") or ordering != [f"-{n}" if d else n for n, d in self.key]:
+            raise ValidationError({self.cursor_query_param: ["The cursor belongs to another ordering."]})
+        if not isinstance(values, list) or len(values) != len(self.key):
+            raise invalid
+        try:
+            fields = [self.model._meta.get_field(name) for name, _ in self.key]
+            typed = [field.to_python(value) for field, value in zip(fields, values, strict=True)]
+        except (FieldDoesNotExist, DjangoValidationError, TypeError) as exc:
+            raise invalid from exc
+        if any(value is None for value in typed):
+            raise invalid
+        return direction, typed
+
+    def link(self, direction: str, values: list[Any] | None) -> str | None:
+        if values is None:
+            return None
+        url = self.request.build_absolute_uri()
+        return replace_query_param(url, self.cursor_query_param, self.encode_cursor(direction, values))
+
+    def get_paginated_response(self, data: Any) -> Response:
+        return Response(
+            {
+                "next": self.link("n", self.next_key),
+                "previous": self.link("p", self.previous_key),
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "required": ["next", "previous", "results"],
+            "properties": {
+                "next": {"type": "string", "nullable": True, "format": "uri"},
+                "previous": {"type": "string", "nullable": True, "format": "uri"},
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "The page to read: the cursor from a `next` or `previous` link.",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"Results per page, 1 to {self.max_page_size} (default {self.page_size}).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
+            },
+        ]

@@ -1,0 +1,33 @@
+from typing import Any
+
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from tokens import codec
+from tokens.codec import InvalidToken
+from tokens.services import token_user
+from users.models import User
+
+# RFC 6750 §3: the challenge a 401 carries.
+CHALLENGE = 'Bearer realm="api", error="invalid_token"'
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer <access token>`` (RFC 6750 §2.1)."""
+
+    def authenticate(self, request: Request) -> tuple[User, dict[str, Any]] | None:
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != b"bearer":
+            return None  # not ours: another scheme, or anonymous
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("The Authorization header must be 'Bearer <token>'.")
+        try:
+            claims = codec.decode(header[1].decode("ascii"), token_use="access")
+            return token_user(claims), claims
+        except UnicodeDecodeError as exc:
+            raise exceptions.AuthenticationFailed("The token is malformed.") from exc
+        except InvalidToken as exc:
+            raise exceptions.AuthenticationFailed(str(exc)) from exc
+
+    def authenticate_header(self, request: Request) -> str:
+        return CHALLENGE

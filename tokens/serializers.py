@@ -1,0 +1,31 @@
+from rest_framework import serializers
+
+
+class LoginSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=1024, trim_whitespace=False, style={"input_type": "password"})
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+    token_type = serializers.ChoiceField(choices=["Bearer"])
+    expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
+
+
+class RefreshSerializer(serializers.Serializer):
+    refresh = serializers.CharField(max_length=8192)
+
+
+class VerifySerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=8192)
+
+
+class VerifiedSerializer(serializers.Serializer):
+    token_use = serializers.ChoiceField(choices=["access", "refresh"])
+    sub = serializers.CharField()
+    exp = serializers.IntegerField()
+
+
+class JwksSerializer(serializers.Serializer):
+    keys = serializers.ListField(child=serializers.DictField())

@@ -1,0 +1,52 @@
+from typing import Any
+
+from rest_framework import serializers
+
+from api.serializers import StrictFieldsMixin
+from users.models import User
+
+
+class UserSerializer(StrictFieldsMixin, serializers.HyperlinkedModelSerializer):
+    password = serializers.CharField(
+        write_only=True,
+        max_length=1024,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text="Only at sign-up; change it later with POST /users/me/password/.",
+    )
+
+    class Meta:
+        model = User
+        fields = [
+            "url",
+            "id",
+            "username",
+            "password",
+            "email",
+            "first_name",
+            "last_name",
+            "is_staff",
+            "is_superuser",
+            "is_active",
+            "date_joined",
+        ]
+        read_only_fields = ["date_joined"]
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        request = self.context.get("request")
+        caller = getattr(request, "user", None)
+        if self.instance is not None:
+            fields.pop("password")  # never changed here: it needs the old one
+        # Privileges are granted only by someone who holds them.
+        if not (caller and caller.is_staff):
+            for name in ("is_staff", "is_superuser", "is_active"):
+                fields[name].read_only = True
+        elif not caller.is_superuser:
+            fields["is_superuser"].read_only = True
+        return fields
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    old_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=1024, trim_whitespace=False)
