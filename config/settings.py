@@ -5,25 +5,31 @@ reader (environs) which collects every malformed value and fails at start-up, li
 """
 
 import os
-import re
 import secrets
 from pathlib import Path
 
 from environs import Env
+from marshmallow.validate import OneOf, Range, Regexp
 
 from config.statefiles import read_or_create
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+JWT_ALGORITHMS = [
+    *("HS256", "HS384", "HS512", "RS256", "RS384", "RS512"),
+    *("PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"),
+]
+RATE = Regexp(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$", error="Not a rate such as 30/min.")
 
 env = Env(eager=False)
-env.read_env(str(BASE_DIR / ".env"), recurse=False)
+# An optional .env file (ENV_FILE names another); real environment variables win over it.
+env.read_env(os.environ.get("ENV_FILE", str(BASE_DIR / ".env")), recurse=False, override=False)
 
 DEBUG = env.bool("DEBUG", False)
 # The HTTP server (manage.py serve): address, worker processes, threads per worker.
 HOST = env.str("HOST", "127.0.0.1")
-PORT = env.int("PORT", 8000, validate=lambda n: 0 < n < 65536)
-WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", os.cpu_count() or 2, validate=lambda n: n >= 1)
-WEB_THREADS = env.int("WEB_THREADS", 1, validate=lambda n: n >= 1)
+PORT = env.int("PORT", 8000, validate=Range(min=1, max=65535))
+WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", os.cpu_count() or 2, validate=Range(min=1))
+WEB_THREADS = env.int("WEB_THREADS", 1, validate=Range(min=1))
 STATE_DIR = env.path("STATE_DIR", BASE_DIR / "var")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", [])
@@ -31,42 +37,21 @@ _secret_key = env.str("SECRET_KEY", "")
 _database_url = env.str("DATABASE_URL", "")
 _redis_url = env.str("REDIS_URL", "")
 SIGNUP_OPEN = env.bool("SIGNUP_OPEN", True)
-REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", 1024 * 1024, validate=lambda n: n >= 1024)
-LOG_LEVEL = env.str(
-    "LOG_LEVEL", "INFO", validate=lambda level: level in {"DEBUG", "INFO", "WARNING", "ERROR"}
-)
-_rate = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$").match
-LOGIN_RATE = env.str("LOGIN_RATE", "30/min", validate=_rate)
-SIGNUP_RATE = env.str("SIGNUP_RATE", "30/hour", validate=_rate)
+REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", 1024 * 1024, validate=Range(min=1024))
+LOG_LEVEL = env.str("LOG_LEVEL", "INFO", validate=OneOf(["DEBUG", "INFO", "WARNING", "ERROR"]))
+LOGIN_RATE = env.str("LOGIN_RATE", "30/min", validate=RATE)
+SIGNUP_RATE = env.str("SIGNUP_RATE", "30/hour", validate=RATE)
+# Proxies in front of us whose X-Forwarded-For may be trusted for the client address (DRF's
+# NUM_PROXIES): 0 by default, so throttling keys on REMOTE_ADDR and a client cannot forge it.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, validate=Range(min=0))
 
 # JSON Web Tokens: see tokens/keys.py and the README's configuration table.
-JWT_ALGORITHM = env.str(
-    "JWT_ALGORITHM",
-    "RS256",
-    validate=lambda alg: (
-        alg
-        in {
-            "HS256",
-            "HS384",
-            "HS512",
-            "RS256",
-            "RS384",
-            "RS512",
-            "PS256",
-            "PS384",
-            "PS512",
-            "ES256",
-            "ES384",
-            "ES512",
-            "EdDSA",
-        }
-    ),
-)
+JWT_ALGORITHM = env.str("JWT_ALGORITHM", "RS256", validate=OneOf(JWT_ALGORITHMS))
 JWT_ISSUER = env.str("JWT_ISSUER", "taskservice")
 JWT_AUDIENCE = env.str("JWT_AUDIENCE", "taskservice-api")
-JWT_ACCESS_TTL = env.int("JWT_ACCESS_TTL", 300, validate=lambda n: n > 0)
-JWT_REFRESH_TTL = env.int("JWT_REFRESH_TTL", 14 * 24 * 3600, validate=lambda n: n > 0)
-JWT_LEEWAY = env.int("JWT_LEEWAY", 30, validate=lambda n: 0 <= n <= 300)
+JWT_ACCESS_TTL = env.int("JWT_ACCESS_TTL", 300, validate=Range(min=1))
+JWT_REFRESH_TTL = env.int("JWT_REFRESH_TTL", 14 * 24 * 3600, validate=Range(min=1))
+JWT_LEEWAY = env.int("JWT_LEEWAY", 30, validate=Range(min=0, max=300))
 JWT_SECRET = env.str("JWT_SECRET", "")
 JWT_PRIVATE_KEY_FILE = env.path("JWT_PRIVATE_KEY_FILE", None)
 
@@ -203,6 +188,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_THROTTLE_RATES": {"login": LOGIN_RATE, "signup": SIGNUP_RATE},
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

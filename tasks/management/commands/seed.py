@@ -1,10 +1,11 @@
 import random
+import time
 from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -33,9 +34,12 @@ class Command(BaseCommand):
             raise CommandError("--users must be at least 1 and --tasks at least 0")
         progress = tqdm(total=users + tasks, unit="row", disable=options["verbosity"] == 0, file=self.stderr)
         person_ids = self.seed_users(users, password, progress)
+        started = time.perf_counter()
         self.seed_tasks(person_ids, tasks, random.Random(random_seed), progress)  # noqa: S311  demo data
+        elapsed = time.perf_counter() - started
         progress.close()
-        self.stdout.write(f"seeded: {users} users (password {password!r}), {tasks} tasks")
+        rate = f" in {elapsed:.1f} s ({tasks / elapsed:,.0f} tasks/s)" if tasks else ""
+        self.stdout.write(f"seeded: {users} users (password {password!r}), {tasks} tasks{rate}")
 
     def seed_users(self, count: int, password: str, progress: tqdm) -> list[int]:
         names = [f"user{n}" for n in range(1, count + 1)]
@@ -53,21 +57,35 @@ class Command(BaseCommand):
         return [ids[name] for name in names]
 
     def seed_tasks(self, person_ids: list[int], count: int, rng: random.Random, progress: tqdm) -> None:
+        # One INSERT executed over prepared rows: bulk_create builds and validates a model
+        # instance per row and ran at about a sixth of the speed here.
+        meta = Task._meta
+        names = ["title", "person", "due_to", "completed", "created", "updated"]
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(str(meta.get_field(name).column)) for name in names)  # type: ignore[union-attr]
+        # Identifiers come from the model, values are bound parameters.
+        sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(names))})"  # noqa: S608
+        adapt = connection.ops.adapt_datetimefield_value
         now = timezone.now().replace(microsecond=0)
+        stamp = adapt(now)
+        # Due dates drawn from a pool of 2**16 instants, 90 days back to 180 ahead: converting
+        # each row's own datetime for the database cost more than the INSERT itself.
         window = int(timedelta(days=180).total_seconds())
-        for start in range(0, count, BATCH):
-            size = min(BATCH, count - start)
-            batch = [
-                Task(
-                    title=f"Task {n + 1}",
-                    person_id=person_ids[n % len(person_ids)],
-                    due_to=now + timedelta(seconds=rng.randrange(-window // 2, window)),
-                    completed=rng.random() < 0.2,
-                    created=now,
-                    updated=now,
-                )
-                for n in range(start, start + size)
-            ]
-            with transaction.atomic():
-                Task.objects.bulk_create(batch, batch_size=BATCH)
-            progress.update(size)
+        dues = [adapt(now + timedelta(seconds=rng.randrange(-window // 2, window))) for _ in range(1 << 16)]
+        with connection.cursor() as cursor:
+            for start in range(0, count, BATCH):
+                size = min(BATCH, count - start)
+                rows = [
+                    (
+                        f"Task {n + 1}",
+                        person_ids[n * len(person_ids) // count],  # person by person: index appends
+                        dues[rng.getrandbits(16)],
+                        rng.random() < 0.2,
+                        stamp,
+                        stamp,
+                    )
+                    for n in range(start, start + size)
+                ]
+                with transaction.atomic():
+                    cursor.executemany(sql, rows)
+                progress.update(size)

@@ -1,0 +1,86 @@
+"""Personas, set up once per test: an owner, another user, and staff (healthchecks.io style)."""
+
+from typing import Any
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
+
+from tokens.services import token_pair_issue
+from users.models import User
+
+PASSWORD = "s3cret-enough-for-tests"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--services",
+        action="store_true",
+        help="this run is on PostgreSQL and Redis (DATABASE_URL, REDIS_URL): run the tests marked for them",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    on_services = config.getoption("--services")
+    if on_services:
+        engine = settings.DATABASES["default"]["ENGINE"]
+        cache = settings.CACHES["default"]["BACKEND"]
+        if "postgresql" not in engine or "redis" not in cache.lower():
+            raise pytest.UsageError(
+                f"--services needs DATABASE_URL and REDIS_URL set (got {engine}, {cache})"
+            )
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL and Redis: runs in `make pytest-services`")
+    for item in items:
+        if item.get_closest_marker("postgres") or item.get_closest_marker("redis"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_unthrottled(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Argon2 is deliberately slow; tests that care about the hasher ask for it by name.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # DRF binds the rates at import; tests of throttling set their own.
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"login": "100000/min", "signup": "100000/min"})
+
+
+@pytest.fixture
+def owner(db: None) -> User:
+    return User.objects.create_user(username="owner", password=PASSWORD, email="owner@example.com")
+
+
+@pytest.fixture
+def other(db: None) -> User:
+    return User.objects.create_user(username="other", password=PASSWORD, email="other@example.com")
+
+
+@pytest.fixture
+def staff(db: None) -> User:
+    return User.objects.create_user(username="staff", password=PASSWORD, is_staff=True)
+
+
+@pytest.fixture
+def anon() -> APIClient:
+    return APIClient()
+
+
+def client_for(user: User) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_pair_issue(user=user)['access']}")
+    return client
+
+
+@pytest.fixture
+def owner_client(owner: User) -> APIClient:
+    return client_for(owner)
+
+
+@pytest.fixture
+def other_client(other: User) -> APIClient:
+    return client_for(other)
+
+
+@pytest.fixture
+def staff_client(staff: User) -> APIClient:
+    return client_for(staff)
