@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
@@ -23,6 +24,18 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 Row = Model | dict[str, Any]
+
+
+def _in_utc(value: datetime) -> datetime:
+    """A cursor's instant as the database will compare it.
+
+    Cursors this paginator writes always carry an offset; a naive one is forged. An offset
+    can also push an instant out of range (``0001-01-01T00:00:00+01:00``), which the database
+    adapter would only discover as an OverflowError, i.e. a 500.
+    """
+    if value.tzinfo is None:
+        raise ValueError("naive datetime in a cursor")
+    return value.astimezone(UTC)
 
 
 def _sort_key(ordering: Sequence[str]) -> list[tuple[str, bool]]:
@@ -120,6 +133,10 @@ class KeysetPagination(BasePagination):
             raise invalid from exc
         if any(value is None for value in typed):
             raise invalid
+        try:
+            typed = [_in_utc(value) if isinstance(value, datetime) else value for value in typed]
+        except (ValueError, OverflowError) as exc:
+            raise invalid from exc
         return direction, typed
 
     def link(self, direction: str, values: list[Any] | None) -> str | None:

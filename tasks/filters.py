@@ -1,19 +1,73 @@
+from datetime import UTC, datetime
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
 
 from tasks.models import Task
 
 
+class StrictBooleanField(forms.Field):
+    """``true``/``false`` (or ``1``/``0``); absent or empty means no filter.
+
+    django-filter's boolean widget turns anything else into "no filter", so
+    ``?completed=maybe`` would quietly list every task: a typo is a 400 here instead.
+    """
+
+    widget = forms.TextInput
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_python(self, value: Any) -> bool | None:
+        if value in (None, ""):
+            return None
+        parsed = {"true": True, "1": True, "false": False, "0": False}.get(str(value).lower())
+        if parsed is None:
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return parsed
+
+
+class StrictBooleanFilter(filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", forms.TextInput)  # not BooleanWidget, which swallows errors
+        super().__init__(*args, **kwargs)
+
+
+class InstantField(IsoDateTimeField):
+    """An ISO 8601 instant that exists in UTC.
+
+    ``0001-01-01T00:00:00+01:00`` parses, but falls before year 1 in UTC: the database
+    adapter would raise OverflowError (a 500) where this is a 400.
+    """
+
+    def to_python(self, value: Any) -> datetime | None:
+        instant = super().to_python(value)
+        if instant is None:
+            return None
+        try:
+            return instant.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValidationError("Datetime value out of range.", code="invalid") from exc
+
+
+class InstantFilter(filters.IsoDateTimeFilter):
+    field_class = InstantField
+
+
 class TaskFilter(filters.FilterSet):
-    due_after = filters.IsoDateTimeFilter(
+    due_after = InstantFilter(
         field_name="due_to", lookup_expr="gte", label="Due at or after this instant (ISO 8601)."
     )
-    due_before = filters.IsoDateTimeFilter(
+    due_before = InstantFilter(
         field_name="due_to", lookup_expr="lt", label="Due strictly before this instant (ISO 8601)."
     )
-    completed = filters.BooleanFilter()
-    overdue = filters.BooleanFilter(method="filter_overdue", label="Past due and not completed.")
+    completed = StrictBooleanFilter()
+    overdue = StrictBooleanFilter(method="filter_overdue", label="Past due and not completed.")
 
     class Meta:
         model = Task

@@ -15,6 +15,8 @@ def user_create(
     first_name: str = "",
     last_name: str = "",
     is_staff: bool = False,
+    is_superuser: bool = False,
+    is_active: bool = True,
 ) -> User:
     """Sign a user up; the password is checked by Django's validators and stored hashed."""
     candidate = User(username=username, email=email, first_name=first_name, last_name=last_name)
@@ -29,6 +31,8 @@ def user_create(
         first_name=first_name,
         last_name=last_name,
         is_staff=is_staff,
+        is_superuser=is_superuser,
+        is_active=is_active,
     )
 
 

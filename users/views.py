@@ -72,6 +72,8 @@ class UserViewSet(viewsets.ModelViewSet):
             first_name=data.get("first_name", ""),
             last_name=data.get("last_name", ""),
             is_staff=data.get("is_staff", False),
+            is_superuser=data.get("is_superuser", False),
+            is_active=data.get("is_active", True),
         )
 
     @extend_schema(summary="The caller", responses={200: UserSerializer, **ERROR_RESPONSES(401)})

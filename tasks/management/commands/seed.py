@@ -68,10 +68,11 @@ class Command(BaseCommand):
         adapt = connection.ops.adapt_datetimefield_value
         now = timezone.now().replace(microsecond=0)
         stamp = adapt(now)
-        # Due dates drawn from a pool of 2**16 instants, 90 days back to 180 ahead: converting
-        # each row's own datetime for the database cost more than the INSERT itself.
+        # Due dates drawn from a pool of up to 2**16 instants, 90 days back to 180 ahead:
+        # converting each row's own datetime for the database cost more than the INSERT.
         window = int(timedelta(days=180).total_seconds())
-        dues = [adapt(now + timedelta(seconds=rng.randrange(-window // 2, window))) for _ in range(1 << 16)]
+        pool = min(count, 1 << 16)
+        dues = [adapt(now + timedelta(seconds=rng.randrange(-window // 2, window))) for _ in range(pool)]
         with connection.cursor() as cursor:
             for start in range(0, count, BATCH):
                 size = min(BATCH, count - start)
@@ -79,7 +80,7 @@ class Command(BaseCommand):
                     (
                         f"Task {n + 1}",
                         person_ids[n * len(person_ids) // count],  # person by person: index appends
-                        dues[rng.getrandbits(16)],
+                        dues[rng.randrange(pool)],
                         rng.random() < 0.2,
                         stamp,
                         stamp,
