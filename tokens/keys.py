@@ -152,11 +152,20 @@ def build_key_ring() -> KeyRing:
     algorithm: str = settings.JWT_ALGORITHM
     key_dir: Path = settings.JWT_KEY_DIR
     configured: SigningKey | None = None
-    if algorithm in HMAC_ALGORITHMS and settings.JWT_SECRET:
+    hmac = algorithm in HMAC_ALGORITHMS
+    if settings.JWT_SECRET and not hmac:
+        raise ImproperlyConfigured(f"JWT_SECRET is for the HMAC algorithms, not {algorithm}")
+    if settings.JWT_PRIVATE_KEY_FILE and hmac:
+        raise ImproperlyConfigured(f"JWT_PRIVATE_KEY_FILE is for the public-key algorithms, not {algorithm}")
+    if settings.JWT_SECRET:
         configured = load_key(algorithm, settings.JWT_SECRET.encode(), source="JWT_SECRET")
-    elif algorithm not in HMAC_ALGORITHMS and settings.JWT_PRIVATE_KEY_FILE:
+    elif settings.JWT_PRIVATE_KEY_FILE:
         path = Path(settings.JWT_PRIVATE_KEY_FILE)
-        configured = load_key(algorithm, path.read_bytes(), source=f"JWT_PRIVATE_KEY_FILE {path}")
+        try:
+            material = path.read_bytes()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"JWT_PRIVATE_KEY_FILE {path}: {exc.strerror}") from exc
+        configured = load_key(algorithm, material, source=f"JWT_PRIVATE_KEY_FILE {path}")
     else:
         ensure_generated_key(key_dir, algorithm)
 

@@ -1,0 +1,341 @@
+"""The key ring: every algorithm end to end, generated keys, configured keys, the JWKS."""
+
+import multiprocessing
+import os
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from django.core.exceptions import ImproperlyConfigured
+from pytest_django import Settings
+from rest_framework.test import APIClient
+
+from config.statefiles import read_or_create
+from tests.conftest import PASSWORD
+from tokens.keys import (
+    ALGORITHMS,
+    HMAC_ALGORITHMS,
+    KeyRing,
+    generate_key_material,
+    generated_key_path,
+    jwk_thumbprint,
+    key_ring,
+)
+from tokens.services import token_pair_issue
+from users.models import User
+
+PRIVATE_JWK_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k", "oth"}  # RFC 7518 §6.3.2, §6.4.1
+
+
+def pem(private: Any, password: bytes | None = None) -> bytes:
+    encryption = serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
+    return private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+
+
+@pytest.fixture(scope="module")
+def rsa_2048() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def ring(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
+    """Settings for a key ring of our own under ``tmp_path``, rebuilt from scratch."""
+    settings.JWT_KEY_DIR = tmp_path / "jwt"
+    settings.JWT_SECRET = ""
+    settings.JWT_PRIVATE_KEY_FILE = None
+    key_ring.cache_clear()
+    yield settings
+    key_ring.cache_clear()  # the next test gets the ring of its own settings
+
+
+def rebuilt_ring() -> KeyRing:
+    key_ring.cache_clear()
+    return key_ring()
+
+
+def test_algorithms_are_the_documented_ones() -> None:
+    # API.md: "HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512 and EdDSA can be chosen".
+    documented = {f"{family}{bits}" for family in ("HS", "RS", "PS", "ES") for bits in (256, 384, 512)}
+
+    assert documented | {"EdDSA"} == ALGORITHMS
+
+
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
+def test_every_algorithm_works_end_to_end(
+    ring: Settings, owner: User, anon: APIClient, algorithm: str
+) -> None:
+    ring.JWT_ALGORITHM = algorithm
+    if algorithm in HMAC_ALGORITHMS:
+        ring.JWT_SECRET = "s" * 64
+
+    login = anon.post("/auth/token/", {"username": owner.username, "password": PASSWORD})
+    assert login.status_code == 200, login.content
+    access = login.json()["access"]
+    header = jwt.get_unverified_header(access)
+    assert header["alg"] == algorithm
+    assert header["kid"] == key_ring().signing.kid
+
+    me = APIClient().get("/users/me/", HTTP_AUTHORIZATION=f"Bearer {access}")
+    assert me.status_code == 200, me.content
+    assert me.json()["username"] == owner.username
+
+    jwks = anon.get("/.well-known/jwks.json")
+    assert jwks.status_code == 200
+    if algorithm in HMAC_ALGORITHMS:
+        assert jwks.json() == {"keys": []}  # a shared secret is never published
+        return
+    [jwk] = jwks.json()["keys"]
+    assert jwk["kid"] == header["kid"]
+    assert jwk["alg"] == algorithm
+    assert jwk["use"] == "sig"
+    assert not PRIVATE_JWK_MEMBERS & jwk.keys()
+    # The published key is the one that verifies our tokens (RFC 7517 §4.5: kid matching).
+    claims = jwt.decode(
+        access, jwt.PyJWK(jwk).key, algorithms=[algorithm], audience=ring.JWT_AUDIENCE, issuer=ring.JWT_ISSUER
+    )
+    assert claims["sub"] == str(owner.pk)
+
+
+@pytest.mark.parametrize("algorithm", ["HS256", "ES256", "EdDSA"])
+def test_generated_key_is_private_and_survives_a_rebuild(ring: Settings, algorithm: str) -> None:
+    ring.JWT_ALGORITHM = algorithm
+    first = key_ring().signing
+
+    path = generated_key_path(ring.JWT_KEY_DIR, algorithm, 1)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) & 0o077 == 0
+    assert rebuilt_ring().signing.kid == first.kid
+    assert [p.name for p in ring.JWT_KEY_DIR.iterdir()] == [path.name]  # no temporary file left
+
+
+def test_token_survives_a_rebuild_of_the_ring(ring: Settings, owner: User) -> None:
+    ring.JWT_ALGORITHM = "ES256"
+    access = token_pair_issue(user=owner)["access"]
+
+    rebuilt_ring()  # as after a restart
+
+    assert APIClient().get("/users/me/", HTTP_AUTHORIZATION=f"Bearer {access}").status_code == 200
+
+
+def test_newest_generated_key_signs_and_older_ones_still_verify(ring: Settings, owner: User) -> None:
+    ring.JWT_ALGORITHM = "ES256"
+    ring.JWT_KEY_DIR.mkdir()
+    for seq in (2, 10):  # 10 is the newer, though "ES256-10" sorts before "ES256-2" as text
+        generated_key_path(ring.JWT_KEY_DIR, "ES256", seq).write_bytes(generate_key_material("ES256"))
+    newest = serialization.load_pem_private_key(
+        generated_key_path(ring.JWT_KEY_DIR, "ES256", 10).read_bytes(), password=None
+    )
+    assert isinstance(newest, ec.EllipticCurvePrivateKey)
+
+    signing = key_ring().signing
+    assert signing.public.public_numbers() == newest.public_key().public_numbers()
+    assert jwt.get_unverified_header(token_pair_issue(user=owner)["access"])["kid"] == signing.kid
+
+    # A token the older key signed before the rotation still verifies, and both keys are published.
+    [older] = [key for key in key_ring().verifying.values() if key.kid != signing.kid]
+    now = int(time.time())
+    claims = {"iss": ring.JWT_ISSUER, "aud": ring.JWT_AUDIENCE, "sub": str(owner.pk), "iat": now, "nbf": now}
+    claims |= {"exp": now + 60, "jti": "before-rotation", "token_use": "access"}
+    token = jwt.encode(claims, older.private, algorithm="ES256", headers={"kid": older.kid, "typ": "at+jwt"})
+    assert APIClient().get("/users/me/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+    assert {jwk["kid"] for jwk in key_ring().public_jwks()["keys"]} == {signing.kid, older.kid}
+
+
+def test_configured_private_key_file_signs(
+    ring: Settings, tmp_path: Path, rsa_2048: rsa.RSAPrivateKey
+) -> None:
+    key_file = tmp_path / "signing.pem"
+    key_file.write_bytes(pem(rsa_2048))
+    ring.JWT_ALGORITHM = "RS256"
+    ring.JWT_PRIVATE_KEY_FILE = key_file
+
+    signing = key_ring().signing
+
+    assert signing.public.public_numbers() == rsa_2048.public_key().public_numbers()
+    assert signing.kid == jwk_thumbprint(signing.public_jwk() or {})  # RFC 7638 §3 thumbprint as kid
+    assert not ring.JWT_KEY_DIR.exists()  # nothing generated when a key is given
+
+
+# Keys that do not fit are refused at start-up, not at the first token.
+
+
+# RFC 7518 §3.2: a key of the same size as the hash output or larger.
+@pytest.mark.parametrize(("algorithm", "minimum"), [("HS256", 32), ("HS384", 48), ("HS512", 64)])
+def test_short_hmac_secret_is_refused(ring: Settings, algorithm: str, minimum: int) -> None:
+    ring.JWT_ALGORITHM = algorithm
+    ring.JWT_SECRET = "s" * (minimum - 1)
+    with pytest.raises(ImproperlyConfigured, match="JWT_SECRET"):
+        rebuilt_ring()
+
+    ring.JWT_SECRET = "s" * minimum
+    assert rebuilt_ring().signing.algorithm == algorithm
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "make"),
+    [
+        ("RS256", lambda rsa_key: ec.generate_private_key(ec.SECP256R1())),
+        ("PS256", lambda rsa_key: ed25519.Ed25519PrivateKey.generate()),
+        ("ES256", lambda rsa_key: rsa_key),
+        ("ES256", lambda rsa_key: ec.generate_private_key(ec.SECP384R1())),
+        ("ES512", lambda rsa_key: ec.generate_private_key(ec.SECP256R1())),
+        ("EdDSA", lambda rsa_key: ec.generate_private_key(ec.SECP256R1())),
+    ],
+    ids=[
+        "EC-for-RS256",
+        "Ed25519-for-PS256",
+        "RSA-for-ES256",
+        "P384-for-ES256",
+        "P256-for-ES512",
+        "EC-for-EdDSA",
+    ],
+)
+def test_private_key_of_the_wrong_type_is_refused(
+    ring: Settings, tmp_path: Path, rsa_2048: rsa.RSAPrivateKey, algorithm: str, make: Any
+) -> None:
+    key_file = tmp_path / "signing.pem"
+    key_file.write_bytes(pem(make(rsa_2048)))
+    ring.JWT_ALGORITHM = algorithm
+    ring.JWT_PRIVATE_KEY_FILE = key_file
+
+    with pytest.raises(ImproperlyConfigured, match="does not fit"):
+        rebuilt_ring()
+
+
+def test_1024_bit_rsa_key_is_refused(ring: Settings, tmp_path: Path) -> None:
+    # RFC 7518 §3.3: 2048 bits or larger.
+    key_file = tmp_path / "signing.pem"
+    key_file.write_bytes(pem(rsa.generate_private_key(public_exponent=65537, key_size=1024)))  # noqa: S505  must be refused
+    ring.JWT_ALGORITHM = "RS256"
+    ring.JWT_PRIVATE_KEY_FILE = key_file
+
+    with pytest.raises(ImproperlyConfigured, match="does not fit"):
+        rebuilt_ring()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(lambda key: b"not a key at all\n", id="text"),
+        pytest.param(lambda key: b"", id="empty"),
+        pytest.param(
+            lambda key: key.private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ),
+            id="der",
+        ),
+        pytest.param(
+            lambda key: key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            ),
+            id="public-key",
+        ),
+        pytest.param(lambda key: pem(key, password=b"hunter2"), id="encrypted"),
+    ],
+)
+def test_file_that_is_not_an_unencrypted_pem_private_key_is_refused(
+    ring: Settings, tmp_path: Path, rsa_2048: rsa.RSAPrivateKey, content: Any
+) -> None:
+    key_file = tmp_path / "signing.pem"
+    key_file.write_bytes(content(rsa_2048))
+    ring.JWT_ALGORITHM = "RS256"
+    ring.JWT_PRIVATE_KEY_FILE = key_file
+
+    with pytest.raises(ImproperlyConfigured, match="not an unencrypted PEM private key"):
+        rebuilt_ring()
+
+
+def test_corrupt_generated_key_is_refused(ring: Settings) -> None:
+    ring.JWT_ALGORITHM = "ES256"
+    ring.JWT_KEY_DIR.mkdir()
+    generated_key_path(ring.JWT_KEY_DIR, "ES256", 1).write_bytes(b"garbage")
+
+    with pytest.raises(ImproperlyConfigured):
+        rebuilt_ring()
+
+
+# Generated files, made once by whichever worker gets there first.
+
+
+def _race(path: Path, barrier: Any, results: Any) -> None:
+    barrier.wait()
+    results.put(read_or_create(path, lambda: os.urandom(4096)))
+
+
+def test_concurrent_read_or_create_agrees_on_one_file(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    workers = 8
+    for round_ in range(3):
+        path = tmp_path / f"round-{round_}" / "secret"
+        barrier, results = context.Barrier(workers), context.Queue()
+        processes = [context.Process(target=_race, args=(path, barrier, results)) for _ in range(workers)]
+        for process in processes:
+            process.start()
+        seen = [results.get(timeout=30) for _ in processes]
+        for process in processes:
+            process.join(timeout=30)
+            assert process.exitcode == 0
+
+        assert len(set(seen)) == 1
+        assert seen[0] == path.read_bytes()
+        assert len(seen[0]) == 4096
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert list(path.parent.iterdir()) == [path]  # every loser cleaned up its temporary file
+
+
+def test_read_or_create_never_remakes_an_existing_file(tmp_path: Path) -> None:
+    path = tmp_path / "secret"
+    path.write_bytes(b"kept")
+
+    assert read_or_create(path, lambda: pytest.fail("must not be called")) == b"kept"
+
+
+# RFC 7638 thumbprints.
+
+
+def test_jwk_thumbprint_matches_rfc_7638_example() -> None:
+    # RFC 7638 §3.1: members other than the required ones (alg, kid) do not count.
+    jwk = {
+        "kty": "RSA",
+        "n": (
+            "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECP"
+            "ebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2Qvzq"
+            "Y368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0"
+            "fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
+        ),
+        "e": "AQAB",
+        "alg": "RS256",
+        "kid": "2011-04-29",
+    }
+
+    assert jwk_thumbprint(jwk) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+
+
+def test_a_secret_for_a_public_key_algorithm_is_refused(ring: Settings) -> None:
+    ring.JWT_ALGORITHM = "RS256"
+    ring.JWT_SECRET = "s" * 64
+
+    with pytest.raises(ImproperlyConfigured, match="JWT_SECRET is for the HMAC algorithms"):
+        rebuilt_ring()
+
+
+def test_a_key_file_for_an_hmac_algorithm_is_refused(ring: Settings, tmp_path: Path) -> None:
+    ring.JWT_ALGORITHM = "HS256"
+    ring.JWT_PRIVATE_KEY_FILE = tmp_path / "signing.pem"
+
+    with pytest.raises(ImproperlyConfigured, match="JWT_PRIVATE_KEY_FILE is for the public-key"):
+        rebuilt_ring()
+
+
+def test_a_missing_key_file_is_a_configuration_error(ring: Settings, tmp_path: Path) -> None:
+    ring.JWT_ALGORITHM = "ES256"
+    ring.JWT_PRIVATE_KEY_FILE = tmp_path / "absent.pem"
+
+    with pytest.raises(ImproperlyConfigured, match=r"absent\.pem"):
+        rebuilt_ring()
