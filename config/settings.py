@@ -39,8 +39,13 @@ _redis_url = env.str("REDIS_URL", "")
 SIGNUP_OPEN = env.bool("SIGNUP_OPEN", True)
 REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", 1024 * 1024, validate=Range(min=1024))
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO", validate=OneOf(["DEBUG", "INFO", "WARNING", "ERROR"]))
-LOGIN_RATE = env.str("LOGIN_RATE", "30/min", validate=RATE)
+LOGIN_RATE = env.str("LOGIN_RATE", "30/min", validate=RATE)  # per client address
+LOGIN_USERNAME_RATE = env.str("LOGIN_USERNAME_RATE", "10/min", validate=RATE)  # per account
 SIGNUP_RATE = env.str("SIGNUP_RATE", "30/hour", validate=RATE)
+SIGNUP_REQUIRE_ACTIVATION = env.bool("SIGNUP_REQUIRE_ACTIVATION", False)
+ACTIVATION_TTL = env.int("ACTIVATION_TTL", 2 * 24 * 3600, validate=Range(min=60))
+_email = env.dj_email_url("EMAIL_URL", "console://")  # smtp://user:pass@host:587/?tls=True
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "tasks@localhost")
 # Proxies in front of us whose X-Forwarded-For may be trusted for the client address (DRF's
 # NUM_PROXIES): 0 by default, so throttling keys on REMOTE_ADDR and a client cannot forge it.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, validate=Range(min=0))
@@ -133,9 +138,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     STATE_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 if _redis_url:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_url}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _redis_url,
+            # Fail fast when Redis is away: callers fall back to the database.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# How long a worker may trust a cached "this session and user are fine" before asking
+# again. A shared cache is updated on every revocation, so its entries can live long; a
+# per-process cache is not, so its entries must expire within the one second that
+# revocation is allowed to take.
+REVOCATION_CACHE_TTL = 300 if _redis_url else 1
+
+vars().update(_email)  # EMAIL_BACKEND, EMAIL_HOST... from EMAIL_URL
 
 AUTH_USER_MODEL = "users.User"
 PASSWORD_HASHERS = [
@@ -187,7 +206,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_THROTTLE_RATES": {"login": LOGIN_RATE, "signup": SIGNUP_RATE},
+    "DEFAULT_THROTTLE_RATES": {"login": LOGIN_RATE, "login_username": LOGIN_USERNAME_RATE, "signup": SIGNUP_RATE},
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
