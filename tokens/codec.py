@@ -16,7 +16,7 @@ import jwt
 from django.conf import settings
 from django.utils import timezone
 
-from tokens.keys import key_ring
+from tokens.keys import find_verifying_key, key_ring
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def _decode(token: str, token_use: TokenUse) -> dict[str, Any]:
         # RFC 7515 §4.1.11: we understand no extensions, so any critical one is refused.
         raise InvalidToken("The token has critical extensions we do not understand.")
     kid = header.get("kid")
-    key = key_ring().verifying.get(kid) if isinstance(kid, str) else None
+    key = find_verifying_key(kid) if isinstance(kid, str) else None
     if key is None:
         raise InvalidToken("The token was not signed by any of our keys.")
     if header.get("alg") != key.algorithm:

@@ -188,3 +188,8 @@ def build_key_ring() -> KeyRing:
 @functools.cache
 def key_ring() -> KeyRing:
     return build_key_ring()
+
+
+def find_verifying_key(kid: str) -> SigningKey | None:
+    """The key named ``kid`` in the ring, or None."""
+    return key_ring().verifying.get(kid)
