@@ -206,7 +206,11 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_THROTTLE_RATES": {"login": LOGIN_RATE, "login_username": LOGIN_USERNAME_RATE, "signup": SIGNUP_RATE},
+    "DEFAULT_THROTTLE_RATES": {
+        "login": LOGIN_RATE,
+        "login_username": LOGIN_USERNAME_RATE,
+        "signup": SIGNUP_RATE,
+    },
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

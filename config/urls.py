@@ -1,21 +1,28 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
 
 from api.views import Router, healthz, readyz
 from tasks.views import TaskViewSet
 from tokens import views as token_views
-from users.views import UserViewSet
+from users.views import ActivateView, UserViewSet
 
 router = Router()
 router.register("tasks", TaskViewSet, basename="task")
 router.register("users", UserViewSet, basename="user")
+auth_router = SimpleRouter()
+auth_router.register("auth/sessions", token_views.SessionViewSet, basename="session")
 
 urlpatterns = [
     path("", include(router.urls)),
     path("auth/token/", token_views.TokenObtainView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", token_views.TokenRefreshView.as_view(), name="token-refresh"),
     path("auth/token/verify/", token_views.TokenVerifyView.as_view(), name="token-verify"),
+    path("auth/activate/", ActivateView.as_view(), name="activate"),
+    path("auth/logout/", token_views.LogoutView.as_view(), name="logout"),
+    path("auth/logout-all/", token_views.LogoutAllView.as_view(), name="logout-all"),
+    path("", include(auth_router.urls)),
     path(".well-known/jwks.json", token_views.JwksView.as_view(), name="jwks"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),

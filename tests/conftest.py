@@ -1,9 +1,11 @@
 """Personas, set up once per test: an owner, another user, and staff (healthchecks.io style)."""
 
+import os
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -42,7 +44,24 @@ def _fast_and_unthrottled(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Non
     # Argon2 is deliberately slow; tests that care about the hasher ask for it by name.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # DRF binds the rates at import; tests of throttling set their own.
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"login": "100000/min", "signup": "100000/min"})
+    monkeypatch.setattr(
+        SimpleRateThrottle,
+        "THROTTLE_RATES",
+        {"login": "100000/min", "login_username": "100000/min", "signup": "100000/min"},
+    )
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(settings: Any) -> None:
+    """A cache of this test's own: test databases reuse user ids, and xdist workers share Redis."""
+    prefix = f"test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    settings.CACHES = {name: {**conf, "KEY_PREFIX": prefix} for name, conf in settings.CACHES.items()}
+    if "locmem" in settings.CACHES["default"]["BACKEND"]:
+        cache.clear()
+    else:  # Redis, shared with the other workers: drop this worker's keys only
+        client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+        for key in client.scan_iter(f"{prefix}:*"):
+            client.delete(key)
 
 
 @pytest.fixture

@@ -5,4 +5,4 @@ class TokensConfig(AppConfig):
     name = "tokens"
 
     def ready(self) -> None:
-        from tokens import schema  # noqa: F401  registers the OpenAPI Bearer scheme
+        from tokens import schema, signals  # noqa: F401  the OpenAPI Bearer scheme; user change handlers

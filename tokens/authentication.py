@@ -5,7 +5,7 @@ from rest_framework.request import Request
 
 from tokens import codec
 from tokens.codec import InvalidToken
-from tokens.services import token_user
+from tokens.revocation import token_principal
 from users.models import User
 
 # RFC 6750 §3: the challenge a 401 carries.
@@ -23,7 +23,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("The Authorization header must be 'Bearer <token>'.")
         try:
             claims = codec.decode(header[1].decode("ascii"), token_use="access")
-            return token_user(claims), claims
+            return token_principal(claims), claims
         except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed("The token is malformed.") from exc
         except InvalidToken as exc:

@@ -29,3 +29,13 @@ class VerifiedSerializer(serializers.Serializer):
 
 class JwksSerializer(serializers.Serializer):
     keys = serializers.ListField(child=serializers.DictField())
+
+
+class SessionSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    created = serializers.DateTimeField()
+    last_used = serializers.DateTimeField()
+    expires = serializers.DateTimeField()
+    user_agent = serializers.CharField()
+    ip = serializers.IPAddressField(allow_null=True)
+    current = serializers.BooleanField(help_text="This is the session of the token making the request.")

@@ -1,18 +1,32 @@
-"""Issuing, rotating and checking token pairs."""
+"""Sessions and their tokens: log in, rotate, verify, revoke."""
 
+import hashlib
+import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
 
 from tokens import codec
 from tokens.codec import InvalidToken
+from tokens.models import Session
+from tokens.revocation import forget_session, token_principal
 from users.models import User
 
 
-def token_pair_issue(*, user: User) -> dict[str, Any]:
-    access = codec.encode(user_id=user.pk, token_use="access", ttl=settings.JWT_ACCESS_TTL)
-    refresh = codec.encode(user_id=user.pk, token_use="refresh", ttl=settings.JWT_REFRESH_TTL)
+def _digest(jti: str) -> str:
+    return hashlib.sha256(jti.encode()).hexdigest()
+
+
+def _pair(*, user: User, session_id: str, refresh: codec.IssuedToken | None = None) -> dict[str, Any]:
+    claims = {"sid": session_id, "gen": user.token_generation}
+    access = codec.encode(user_id=user.pk, token_use="access", ttl=settings.JWT_ACCESS_TTL, extra=claims)
+    if refresh is None:
+        refresh = codec.encode(
+            user_id=user.pk, token_use="refresh", ttl=settings.JWT_REFRESH_TTL, extra=claims
+        )
     return {
         "access": access.token,
         "refresh": refresh.token,
@@ -21,25 +35,112 @@ def token_pair_issue(*, user: User) -> dict[str, Any]:
     }
 
 
-def token_user(claims: dict[str, Any]) -> User:
-    """The active user a verified token speaks for, or InvalidToken."""
-    user = get_user_model().objects.filter(pk=int(claims["sub"]), is_active=True).first()
-    if user is None:
-        raise InvalidToken("The token's user is unknown or inactive.")
-    return user
+def session_start(*, user: User, user_agent: str = "", ip: str | None = None) -> dict[str, Any]:
+    """Log in: a new session, and the first token pair of its family."""
+    now = timezone.now()
+    session_id = str(uuid.uuid4())
+    claims = {"sid": session_id, "gen": user.token_generation}
+    refresh = codec.encode(user_id=user.pk, token_use="refresh", ttl=settings.JWT_REFRESH_TTL, extra=claims)
+    with transaction.atomic():
+        # Passive pruning: a login clears the user's sessions that can no longer be used.
+        Session.objects.filter(user=user, expires__lt=now).delete()
+        Session.objects.create(
+            id=session_id,
+            user=user,
+            last_used=now,
+            expires=now + timedelta(seconds=settings.JWT_REFRESH_TTL),
+            user_agent=user_agent[:256],
+            ip=ip,
+            refresh_digest=_digest(refresh.claims["jti"]),
+        )
+    return _pair(user=user, session_id=session_id, refresh=refresh)
 
 
-def refresh_rotate(*, refresh: str) -> dict[str, Any]:
-    """Trade a refresh token for a new pair."""
+def token_pair_issue(*, user: User) -> dict[str, Any]:
+    """A fresh session for ``user`` without a password: for tests and trusted tooling."""
+    return session_start(user=user)
+
+
+def refresh_rotate(*, refresh: str, user_agent: str = "", ip: str | None = None) -> dict[str, Any]:
+    """Trade a refresh token for a new pair; the presented token is spent.
+
+    A refresh token that was already rotated and is presented again has leaked (or been
+    replayed): the whole session is revoked, the current holder's tokens included
+    (OAuth 2.0 Security BCP, RFC 9700 §4.14.2).
+    """
     claims = codec.decode(refresh, token_use="refresh")
-    return token_pair_issue(user=token_user(claims))
+    user = token_principal(claims)
+    session_id = claims["sid"]
+    now = timezone.now()
+    new_refresh = codec.encode(
+        user_id=user.pk,
+        token_use="refresh",
+        ttl=settings.JWT_REFRESH_TTL,
+        extra={"sid": session_id, "gen": user.token_generation},
+    )
+    changes: dict[str, Any] = {
+        "refresh_digest": _digest(new_refresh.claims["jti"]),
+        "last_used": now,
+        "expires": now + timedelta(seconds=settings.JWT_REFRESH_TTL),
+    }
+    if user_agent:
+        changes["user_agent"] = user_agent[:256]
+    if ip:
+        changes["ip"] = ip
+    # Compare-and-swap in one statement: of two refreshes racing with one token, the
+    # database lets exactly one match the old digest.
+    swapped = Session.objects.filter(
+        pk=session_id, refresh_digest=_digest(claims["jti"]), revoked__isnull=True, expires__gt=now
+    ).update(**changes)
+    if not swapped:
+        session_revoke(session_id=session_id, reason=Session.Reason.REUSE)
+        raise InvalidToken("This refresh token was already used; its session is revoked.")
+    return _pair(user=user, session_id=session_id, refresh=new_refresh)
 
 
 def token_verify(*, token: str) -> dict[str, Any]:
-    """Claims of a valid access or refresh token of an active user, or InvalidToken."""
+    """Claims of a live access or refresh token, or InvalidToken."""
     try:
         claims = codec.decode(token, token_use="access")
     except InvalidToken:
         claims = codec.decode(token, token_use="refresh")
-    token_user(claims)
+    token_principal(claims)
     return claims
+
+
+def session_revoke(*, session_id: str, reason: str, user: User | None = None) -> bool:
+    """End a session and every token of its family; False if there was none to end."""
+    sessions = Session.objects.filter(pk=session_id, revoked__isnull=True)
+    if user is not None:
+        sessions = sessions.filter(user=user)
+    ended = sessions.update(revoked=timezone.now(), revoked_reason=reason)
+    forget_session(session_id)
+    return bool(ended)
+
+
+def logout(*, refresh: str) -> None:
+    """End the session a refresh token belongs to (any token of the family will do)."""
+    claims = codec.decode(refresh, token_use="refresh")
+    session_revoke(session_id=claims["sid"], reason=Session.Reason.LOGOUT)
+
+
+@transaction.atomic
+def user_tokens_revoke(*, user: User, reason: str) -> None:
+    """End every session and every token of ``user``: logout everywhere, a new password."""
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    locked.token_generation += 1
+    locked.save(update_fields=["token_generation"])  # its post_save handler updates the cache
+    live = [
+        str(pk) for pk in Session.objects.filter(user=user, revoked__isnull=True).values_list("id", flat=True)
+    ]
+    Session.objects.filter(id__in=live).update(revoked=timezone.now(), revoked_reason=reason)
+    for session_id in live:
+        forget_session(session_id)
+
+
+def sessions_of(*, user: User) -> list[Session]:
+    return list(
+        Session.objects.filter(user=user, revoked__isnull=True, expires__gt=timezone.now()).order_by(
+            "-last_used"
+        )
+    )

@@ -1,12 +1,12 @@
 from typing import Any
 
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, status, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from api.schema import ERROR_RESPONSES
@@ -14,7 +14,18 @@ from tokens import serializers
 from tokens.authentication import CHALLENGE
 from tokens.codec import InvalidToken
 from tokens.keys import key_ring
-from tokens.services import refresh_rotate, token_pair_issue, token_verify
+from tokens.models import Session
+from tokens.services import (
+    logout,
+    refresh_rotate,
+    session_revoke,
+    session_start,
+    sessions_of,
+    token_verify,
+    user_tokens_revoke,
+)
+from tokens.throttling import LoginAddressThrottle, LoginUsernameThrottle, client_address
+from users.selectors import request_user
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1
 
@@ -30,8 +41,7 @@ class TokenView(APIView):
 
 
 class TokenObtainView(TokenView):
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "login"
+    throttle_classes = [LoginAddressThrottle, LoginUsernameThrottle]
 
     @extend_schema(
         request=serializers.LoginSerializer,
@@ -46,7 +56,10 @@ class TokenObtainView(TokenView):
         if user is None:
             # One answer for an unknown user, a wrong password and an inactive account.
             raise exceptions.AuthenticationFailed("No active account found with the given credentials.")
-        return Response(token_pair_issue(user=user), headers=NO_STORE)
+        pair = session_start(
+            user=user, user_agent=request.headers.get("User-Agent", ""), ip=client_address(request)
+        )
+        return Response(pair, headers=NO_STORE)
 
 
 class TokenRefreshView(TokenView):
@@ -60,7 +73,11 @@ class TokenRefreshView(TokenView):
         body = serializers.RefreshSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            pair = refresh_rotate(refresh=body.validated_data["refresh"])
+            pair = refresh_rotate(
+                refresh=body.validated_data["refresh"],
+                user_agent=request.headers.get("User-Agent", ""),
+                ip=client_address(request),
+            )
         except InvalidToken as exc:
             raise exceptions.AuthenticationFailed(str(exc)) from exc
         return Response(pair, headers=NO_STORE)
@@ -91,3 +108,57 @@ class JwksView(TokenView):
     )
     def get(self, request: Request) -> Response:
         return Response(key_ring().public_jwks(), headers={"Cache-Control": "public, max-age=300"})
+
+
+class LogoutView(TokenView):
+    @extend_schema(
+        request=serializers.RefreshSerializer,
+        responses={204: None, **ERROR_RESPONSES(400, 401)},
+        auth=[],
+        summary="Log out: end the session of this refresh token, and every token of it",
+    )
+    def post(self, request: Request) -> Response:
+        body = serializers.RefreshSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            logout(refresh=body.validated_data["refresh"])
+        except InvalidToken as exc:
+            raise exceptions.AuthenticationFailed(str(exc)) from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllView(APIView):
+    @extend_schema(
+        request=None,
+        responses={204: None, **ERROR_RESPONSES(401)},
+        summary="Log out everywhere: end every session and every token of the caller",
+    )
+    def post(self, request: Request) -> Response:
+        user_tokens_revoke(user=request_user(request), reason=Session.Reason.LOGOUT_ALL)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SessionViewSet(viewsets.ViewSet):
+    """The caller's sessions: one per login, until it is logged out, revoked or expires."""
+
+    lookup_value_regex = "[0-9a-f-]{36}"
+    serializer_class = serializers.SessionSerializer
+
+    @extend_schema(responses={200: serializers.SessionSerializer(many=True), **ERROR_RESPONSES(401)})
+    def list(self, request: Request) -> Response:
+        current = request.auth.get("sid") if isinstance(request.auth, dict) else None
+        sessions = [
+            {**vars(session), "id": session.id, "current": str(session.id) == current}
+            for session in sessions_of(user=request_user(request))
+        ]
+        return Response(serializers.SessionSerializer(sessions, many=True).data, headers=NO_STORE)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        responses={204: None, **ERROR_RESPONSES(401, 404)},
+        summary="Revoke one of the caller's sessions",
+    )
+    def destroy(self, request: Request, pk: str) -> Response:
+        if not session_revoke(session_id=pk, reason=Session.Reason.REVOKED, user=request_user(request)):
+            raise exceptions.NotFound("No such session.")
+        return Response(status=status.HTTP_204_NO_CONTENT)

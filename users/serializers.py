@@ -50,3 +50,9 @@ class UserSerializer(StrictFieldsMixin, serializers.HyperlinkedModelSerializer):
 class PasswordChangeSerializer(serializers.Serializer):
     old_password = serializers.CharField(max_length=1024, trim_whitespace=False)
     new_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+
+
+class ActivationSerializer(StrictFieldsMixin, serializers.Serializer):
+    # Generous on purpose: anything longer than a real token is still a 401 (not ours),
+    # not a 400, so a JWT sent here is refused like any other wrong token.
+    token = serializers.CharField(max_length=8192, help_text="The token from the activation email.")

@@ -1,9 +1,23 @@
 """What can happen to a user, whatever the door (API, admin, command) it comes through."""
 
+from datetime import UTC, timedelta
+from functools import partial
+
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
+from django.utils import timezone
 
+from tokens.models import Session
+from tokens.services import user_tokens_revoke
+from users.activation import (
+    InvalidActivationToken,
+    activation_token_check,
+    activation_token_make,
+    activation_token_user_id,
+)
 from users.models import User
 
 
@@ -37,6 +51,70 @@ def user_create(
 
 
 @transaction.atomic
+def user_signup(
+    *,
+    username: str,
+    password: str,
+    activation_url: str,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+) -> User:
+    """Someone signs themselves up (staff creating an account use user_create).
+
+    With SIGNUP_REQUIRE_ACTIVATION the account starts inactive, and the token that activates
+    it is emailed, to be POSTed to ``activation_url``; without it, the account is active.
+    """
+    if not settings.SIGNUP_REQUIRE_ACTIVATION:
+        return user_create(
+            username=username, password=password, email=email, first_name=first_name, last_name=last_name
+        )
+    if not email:
+        raise ValidationError({"email": ["Required: the activation token is sent to this address."]})
+    user = user_create(
+        username=username,
+        password=password,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        is_active=False,
+    )
+    token = activation_token_make(user=user)
+    expires_at = timezone.now() + timedelta(seconds=settings.ACTIVATION_TTL)
+    body = (
+        f"Hello {user.get_username()},\n\n"
+        "To activate your account, send this JSON body\n\n"
+        f'    {{"token": "{token}"}}\n\n'
+        f"in a POST request to {activation_url}\n\n"
+        f"The token works once, until {expires_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC.\n"
+        "If you did not sign up, ignore this email.\n"
+    )
+    send = partial(send_mail, "Activate your account", body, settings.DEFAULT_FROM_EMAIL, [user.email])
+    # Only once the account exists for good: a rolled-back sign-up sends nothing. robust:
+    # the account is committed by then, so a mail server failure is logged rather than
+    # raised as a 500 that would tell the client the sign-up failed (its username now taken).
+    transaction.on_commit(send, robust=True)
+    return user
+
+
+@transaction.atomic
+def user_activate(*, token: str) -> User:
+    """Activate the account ``token`` was issued for, or raise InvalidActivationToken.
+
+    Invalid, expired, already used, or for an unknown user: the same error, so the answer
+    does not tell which accounts exist or are active.
+    """
+    user_id = activation_token_user_id(token)
+    # Locked, so two concurrent redemptions of one token cannot both succeed.
+    user = User.objects.select_for_update().filter(pk=user_id).first()
+    if user is None or not activation_token_check(user=user, token=token):
+        raise InvalidActivationToken("The activation token is invalid, expired or already used.")
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    return user
+
+
+@transaction.atomic
 def user_password_change(*, user: User, old_password: str, new_password: str) -> None:
     if not user.check_password(old_password):
         raise ValidationError({"old_password": ["The old password is not correct."]})
@@ -46,3 +124,5 @@ def user_password_change(*, user: User, old_password: str, new_password: str) ->
         raise ValidationError({"new_password": exc.messages}) from exc
     user.set_password(new_password)
     user.save(update_fields=["password"])
+    # Whoever held the old password may hold tokens too: every session and token ends.
+    user_tokens_revoke(user=user, reason=Session.Reason.PASSWORD)

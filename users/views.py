@@ -3,19 +3,23 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import permissions, status, viewsets
+from rest_framework import exceptions, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
 
 from api.schema import ERROR_RESPONSES
+from tokens.authentication import CHALLENGE
+from users.activation import InvalidActivationToken
 from users.models import User
 from users.selectors import request_user
-from users.serializers import PasswordChangeSerializer, UserSerializer
-from users.services import user_create, user_password_change
+from users.serializers import ActivationSerializer, PasswordChangeSerializer, UserSerializer
+from users.services import user_activate, user_create, user_password_change, user_signup
 
 
 class SignupOpenOrStaff(permissions.BasePermission):
@@ -29,7 +33,12 @@ class SignupOpenOrStaff(permissions.BasePermission):
         responses={200: UserSerializer(many=True), **ERROR_RESPONSES(400, 401)},
     ),
     create=extend_schema(
-        summary="Sign up", auth=[], responses={201: UserSerializer, **ERROR_RESPONSES(400, 403, 429)}
+        summary="Sign up",
+        description="With SIGNUP_REQUIRE_ACTIVATION, `email` is required and the account starts "
+        "inactive: it is activated by POSTing the emailed token to /auth/activate/. "
+        "Accounts created by staff are as staff send them, and get no email.",
+        auth=[],
+        responses={201: UserSerializer, **ERROR_RESPONSES(400, 403, 429)},
     ),
     retrieve=extend_schema(responses={200: UserSerializer, **ERROR_RESPONSES(401, 404)}),
     update=extend_schema(responses={200: UserSerializer, **ERROR_RESPONSES(400, 401, 404)}),
@@ -65,6 +74,16 @@ class UserViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer: BaseSerializer[User]) -> None:
         data = serializer.validated_data
+        if not self.request.user.is_staff:
+            serializer.instance = user_signup(
+                username=data["username"],
+                password=data["password"],
+                email=data.get("email", ""),
+                first_name=data.get("first_name", ""),
+                last_name=data.get("last_name", ""),
+                activation_url=self.request.build_absolute_uri(reverse("activate")),
+            )
+            return
         serializer.instance = user_create(
             username=data["username"],
             password=data["password"],
@@ -79,7 +98,8 @@ class UserViewSet(viewsets.ModelViewSet):
     @extend_schema(summary="The caller", responses={200: UserSerializer, **ERROR_RESPONSES(401)})
     @action(detail=False, methods=["get"])
     def me(self, request: Request) -> Response:
-        return Response(self.get_serializer(request.user).data)
+        # request.user may be the lean principal a token check builds: read the whole row.
+        return Response(self.get_serializer(self.get_queryset().get(pk=request_user(request).pk)).data)
 
     @extend_schema(
         summary="Change the caller's password (the old one is required)",
@@ -90,5 +110,35 @@ class UserViewSet(viewsets.ModelViewSet):
     def password(self, request: Request) -> Response:
         body = PasswordChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        user_password_change(user=request_user(request), **body.validated_data)
+        user_password_change(user=User.objects.get(pk=request_user(request).pk), **body.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ActivateView(APIView):
+    """Redeem the token emailed at sign-up. The token is the credential: no other is read."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "signup"
+
+    def get_authenticate_header(self, request: Request) -> str:
+        # Without a challenge DRF turns a 401 into a 403; a bad token is a 401.
+        return CHALLENGE
+
+    @extend_schema(
+        request=ActivationSerializer,
+        responses={200: UserSerializer, **ERROR_RESPONSES(400, 401, 429)},
+        auth=[],
+        summary="Activate an account with the token emailed at sign-up",
+        description="200 with the now active user. 401 for a token that is invalid, expired, "
+        "already used, or not an activation token (access and refresh tokens are not).",
+    )
+    def post(self, request: Request) -> Response:
+        body = ActivationSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            user = user_activate(token=body.validated_data["token"])
+        except InvalidActivationToken as exc:
+            raise exceptions.AuthenticationFailed(str(exc)) from exc
+        return Response(UserSerializer(user, context={"request": request}).data)

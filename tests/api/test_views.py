@@ -28,12 +28,14 @@ def test_readyz_is_503_when_the_database_is_down(anon: APIClient, monkeypatch: p
     assert response["Retry-After"]
 
 
-@pytest.mark.django_db
-def test_readyz_is_503_when_the_cache_is_down(anon: APIClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    def unreachable(*args: object, **kwargs: object) -> None:
+class UnreachableCache:
+    def set(self, *args: object, **kwargs: object) -> None:
         raise ConnectionError("cache gone")
 
-    monkeypatch.setattr("api.views.cache.set", unreachable)
+
+@pytest.mark.django_db
+def test_readyz_is_503_when_the_cache_is_down(anon: APIClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("api.views.cache", UnreachableCache())
     response = anon.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"] == {"database": "ok", "cache": "unavailable: ConnectionError"}

@@ -24,7 +24,7 @@ from rest_framework.test import APIClient
 
 from tokens.codec import MAX_TOKEN_BYTES
 from tokens.keys import RSA_ALGORITHMS, SigningKey, key_ring
-from tokens.services import token_pair_issue
+from tokens.services import session_start, token_pair_issue
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -41,9 +41,17 @@ def b64(data: bytes | str) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
+def live_session(user: User) -> str:
+    """The id of a real session of ``user``: forged tokens differ from issued ones only as asked."""
+    access = session_start(user=user)["access"]
+    return jwt.decode(access, options={"verify_signature": False})["sid"]
+
+
 def claims_for(user: User, **overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     claims = {
+        "sid": live_session(user),
+        "gen": user.token_generation,
         "iss": settings.JWT_ISSUER,
         "aud": settings.JWT_AUDIENCE,
         "sub": str(user.pk),

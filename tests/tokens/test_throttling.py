@@ -1,0 +1,65 @@
+"""Login throttling per client address and per account, with a fallback when the cache is away."""
+
+from collections.abc import Callable
+
+import pytest
+from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
+
+from tests.conftest import PASSWORD
+from users.models import User
+
+
+@pytest.fixture
+def rates(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    def set_rates(**rates: str) -> None:
+        defaults = {"login": "100000/min", "login_username": "100000/min", "signup": "100000/min"}
+        monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {**defaults, **rates})
+
+    return set_rates
+
+
+def attempt(client: APIClient, username: str, address: str, password: str = "wrong-password") -> int:
+    response = client.post("/auth/token/", {"username": username, "password": password}, REMOTE_ADDR=address)
+    return response.status_code
+
+
+def test_one_account_is_throttled_across_many_addresses(
+    anon: APIClient, owner: User, rates: Callable[..., None]
+) -> None:
+    rates(login_username="3/min")
+    codes = [attempt(anon, "owner", f"198.51.100.{n}") for n in range(1, 5)]
+
+    assert codes == [401, 401, 401, 429]
+    # The name is matched without regard to case, so OWNER is the same account.
+    response = anon.post("/auth/token/", {"username": "OWNER", "password": "x"}, REMOTE_ADDR="198.51.100.9")
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    # Other accounts are not held up.
+    assert attempt(anon, "someone-else", "198.51.100.10") == 401
+
+
+def test_unknown_user_and_wrong_password_get_the_same_answer(anon: APIClient, owner: User) -> None:
+    unknown = anon.post("/auth/token/", {"username": "nobody", "password": PASSWORD})
+    wrong = anon.post("/auth/token/", {"username": "owner", "password": "not-the-password"})
+
+    assert unknown.status_code == wrong.status_code == 401
+    assert unknown.json() == wrong.json()
+
+
+class UnreachableCache:
+    def get(self, *args: object, **kwargs: object) -> None:
+        raise ConnectionError("cache gone")
+
+    set = get
+
+
+def test_with_the_cache_down_logins_are_still_counted(
+    anon: APIClient, owner: User, rates: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rates(login="2/min")
+    monkeypatch.setattr(SimpleRateThrottle, "cache", UnreachableCache())
+
+    codes = [attempt(anon, "owner", "203.0.113.77", password=PASSWORD) for _ in range(3)]
+
+    assert codes == [200, 200, 429]

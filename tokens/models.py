@@ -1,0 +1,39 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Session(models.Model):
+    """One login, and the family of refresh tokens that descends from it.
+
+    Every refresh rotates the family's refresh token; only a digest of the current one is
+    kept, never the token. Revoking the session ends every token of the family, access
+    tokens included (they carry the session id as ``sid``).
+    """
+
+    class Reason(models.TextChoices):
+        LOGOUT = "logout"
+        LOGOUT_ALL = "logout_all"
+        REUSE = "reuse", "a rotated refresh token was presented again"
+        REVOKED = "revoked", "revoked by the user"
+        PASSWORD = "password", "the password changed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="token_sessions"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField()
+    expires = models.DateTimeField(help_text="When the last refresh token of the family expires.")
+    user_agent = models.CharField(max_length=256, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    refresh_digest = models.CharField(max_length=64, help_text="SHA-256 of the current refresh token's jti.")
+    revoked = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=16, choices=Reason.choices, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "expires"], name="session_user_expires_idx")]
+
+    def __str__(self) -> str:
+        return f"session {self.id} of user {self.user_id}"

@@ -1,0 +1,157 @@
+"""Is a verified token still alive? Answered from the cache, with the database as the truth.
+
+Two facts decide it: the token's session is live (not revoked, not expired), and its
+user is active and still at the token generation the token was issued under. Both are
+cached per session and per user (Redis when REDIS_URL is set, so every worker and every
+instance agrees), so in the steady state an authenticated request asks the database
+nothing. A cold entry, or a cache that is down, is answered by one database query.
+
+Every change is written to the database first and then to the cache after commit, so a
+revocation is seen by every worker at once through Redis, and within
+REVOCATION_CACHE_TTL (one second) through a per-process cache.
+"""
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from tokens.codec import InvalidToken
+from tokens.models import Session
+from users.models import User
+
+logger = logging.getLogger(__name__)
+
+DEAD = "dead"
+
+
+def session_key(session_id: str) -> str:
+    return f"auth:session:{session_id}"
+
+
+def user_key(user_id: int) -> str:
+    return f"auth:user:{user_id}"
+
+
+@dataclass(frozen=True)
+class UserState:
+    generation: int
+    is_active: bool
+    is_staff: bool
+    is_superuser: bool
+    username: str
+
+    def as_user(self, user_id: int) -> User:
+        """The caller, built without a query: enough for permissions and ownership."""
+        return User(
+            pk=user_id,
+            username=self.username,
+            is_staff=self.is_staff,
+            is_superuser=self.is_superuser,
+            is_active=self.is_active,
+            token_generation=self.generation,
+        )
+
+
+def _cache_get(keys: list[str]) -> dict[str, Any] | None:
+    try:
+        return cache.get_many(keys)
+    except Exception:
+        logger.warning("cache unavailable; checking tokens against the database", exc_info=True)
+        return None
+
+
+def _cache_set(values: dict[str, Any], *, only_if_absent: bool = False) -> None:
+    try:
+        if only_if_absent:
+            # A reader fills a cold entry with add(), never set(): if a writer stored newer
+            # state meanwhile, the writer's entry stands and the reader's is dropped.
+            for key, value in values.items():
+                cache.add(key, value, timeout=settings.REVOCATION_CACHE_TTL)
+        else:
+            cache.set_many(values, timeout=settings.REVOCATION_CACHE_TTL)
+    except Exception:
+        logger.warning("cache unavailable; revocation state not cached", exc_info=True)
+
+
+def user_state(user: User) -> UserState:
+    return UserState(user.token_generation, user.is_active, user.is_staff, user.is_superuser, user.username)
+
+
+def _load(session_id: str) -> tuple[int | str, UserState | None]:
+    """(the session's user id, or DEAD; the user's state) from the database."""
+    row = (
+        Session.objects.filter(pk=session_id)
+        .values_list(
+            "revoked",
+            "expires",
+            "user_id",
+            "user__token_generation",
+            "user__is_active",
+            "user__is_staff",
+            "user__is_superuser",
+            "user__username",
+        )
+        .first()
+    )
+    if row is None:
+        return DEAD, None
+    revoked, expires, user_id, generation, is_active, is_staff, is_superuser, username = row
+    alive = revoked is None and expires > timezone.now()
+    state = UserState(generation, is_active, is_staff, is_superuser, username)
+    return (user_id if alive else DEAD), state
+
+
+def token_principal(claims: dict[str, Any]) -> User:
+    """The user a verified access or refresh token speaks for, or InvalidToken."""
+    user_id = int(claims["sub"])
+    sid, generation = claims.get("sid"), claims.get("gen")
+    if not isinstance(sid, str) or len(sid) != 36 or not isinstance(generation, int):
+        raise InvalidToken("The token's session is malformed.")
+    keys = [session_key(sid), user_key(user_id)]
+    found = _cache_get(keys) or {}
+    owner, state = found.get(keys[0]), found.get(keys[1])
+    if owner is None or state is None:
+        try:
+            owner, state = _load(sid)
+        except Exception as exc:  # a malformed sid the UUID field cannot even parse
+            raise InvalidToken("The token's session is malformed.") from exc
+        fresh: dict[str, Any] = {keys[0]: owner}
+        if state is not None and owner == user_id:
+            fresh[keys[1]] = state
+        _cache_set(fresh, only_if_absent=True)
+    if owner != user_id:
+        raise InvalidToken("The token's session has ended.")
+    if not isinstance(state, UserState) or not state.is_active:
+        raise InvalidToken("The token's user is unknown or inactive.")
+    if state.generation != generation:
+        raise InvalidToken("The token was revoked.")
+    return state.as_user(user_id)
+
+
+def _publish(key: str, value: Any) -> None:
+    """Drop ``key`` now, then store the committed ``value`` once the transaction commits.
+
+    Dropping first means no worker keeps trusting the old state while the transaction is
+    open (a reload from the database is always safe); storing after commit means a rolled
+    back change is never published.
+    """
+    try:
+        cache.delete(key)
+    except Exception:
+        logger.warning("cache unavailable; %s not dropped", key, exc_info=True)
+    transaction.on_commit(lambda: _cache_set({key: value}))
+
+
+def forget_session(session_id: str) -> None:
+    """Every worker sees the session as ended."""
+    _publish(session_key(session_id), DEAD)
+
+
+def remember_user(user: User, *, deleted: bool = False) -> None:
+    """Every worker sees the user's new state (or that it is gone)."""
+    _publish(user_key(user.pk), DEAD if deleted else user_state(user))
