@@ -107,7 +107,7 @@ class JwksView(TokenView):
         summary="The public keys that verify our tokens (RFC 7517)",
     )
     def get(self, request: Request) -> Response:
-        return Response(key_ring().public_jwks(), headers={"Cache-Control": "public, max-age=300"})
+        return Response(key_ring().public_jwks(), headers={"Cache-Control": "public, max-age=60"})
 
 
 class LogoutView(TokenView):

@@ -1,9 +1,11 @@
 """The key ring: every algorithm end to end, generated keys, configured keys, the JWKS."""
 
+import logging
 import multiprocessing
 import os
+import secrets
 import stat
-import time
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,14 +20,20 @@ from rest_framework.test import APIClient
 
 from config.statefiles import read_or_create
 from tests.conftest import PASSWORD
+from tokens import keys
 from tokens.keys import (
     ALGORITHMS,
     HMAC_ALGORITHMS,
+    RECHECK_SECONDS,
     KeyRing,
+    SigningKey,
+    build_key_ring,
+    find_verifying_key,
     generate_key_material,
     generated_key_path,
     jwk_thumbprint,
     key_ring,
+    load_generated_key,
 )
 from tokens.services import token_pair_issue
 from users.models import User
@@ -57,6 +65,62 @@ def ring(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
 def rebuilt_ring() -> KeyRing:
     key_ring.cache_clear()
     return key_ring()
+
+
+class Clock:
+    """Stands in for the monotonic clock of ``tokens.keys``: time passes only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float = RECHECK_SECONDS) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(ring: Settings, monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(keys, "monotonic", fake)
+    return fake
+
+
+class Counter:
+    """Wraps a function of ``tokens.keys`` and counts its calls."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+        self.calls = 0
+        self.wrapped = getattr(keys, name)
+        monkeypatch.setattr(keys, name, self)
+
+    def __call__(self) -> Any:
+        self.calls += 1
+        return self.wrapped()
+
+
+def resign(token: str, key: SigningKey, kid: str | None = None) -> str:
+    """``token``'s header and claims signed by ``key``: a token as that key would have issued it.
+
+    With ``kid``, the header names that kid instead of the key's own.
+    """
+    header = jwt.get_unverified_header(token) | {"kid": kid or key.kid, "alg": key.algorithm}
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return jwt.encode(claims, key.private, algorithm=key.algorithm, headers=header)
+
+
+def write_key(key_dir: Path, algorithm: str, seq: int) -> SigningKey:
+    """A key file as another process (a rotation elsewhere) would write it."""
+    key_dir.mkdir(mode=0o700, exist_ok=True)
+    path = generated_key_path(key_dir, algorithm, seq)
+    material = secrets.token_urlsafe(64).encode() if algorithm in HMAC_ALGORITHMS else None
+    path.write_bytes(material or generate_key_material(algorithm))
+    return load_generated_key(algorithm, path)
+
+
+def me(token: str) -> int:
+    return int(APIClient().get("/users/me/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code)
 
 
 def test_algorithms_are_the_documented_ones() -> None:
@@ -139,11 +203,7 @@ def test_newest_generated_key_signs_and_older_ones_still_verify(ring: Settings, 
 
     # A token the older key signed before the rotation still verifies, and both keys are published.
     [older] = [key for key in key_ring().verifying.values() if key.kid != signing.kid]
-    now = int(time.time())
-    claims = {"iss": ring.JWT_ISSUER, "aud": ring.JWT_AUDIENCE, "sub": str(owner.pk), "iat": now, "nbf": now}
-    claims |= {"exp": now + 60, "jti": "before-rotation", "token_use": "access"}
-    token = jwt.encode(claims, older.private, algorithm="ES256", headers={"kid": older.kid, "typ": "at+jwt"})
-    assert APIClient().get("/users/me/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+    assert me(resign(token_pair_issue(user=owner)["access"], older)) == 200
     assert {jwk["kid"] for jwk in key_ring().public_jwks()["keys"]} == {signing.kid, older.kid}
 
 
@@ -339,3 +399,178 @@ def test_a_missing_key_file_is_a_configuration_error(ring: Settings, tmp_path: P
 
     with pytest.raises(ImproperlyConfigured, match=r"absent\.pem"):
         rebuilt_ring()
+
+
+# Reloading: running workers see a rotation or a removal within a second, without a restart.
+
+
+def test_steady_state_neither_stats_nor_rebuilds(
+    ring: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ring.JWT_ALGORITHM = "ES256"
+    current = key_ring()  # made the first key: that is no reason to rebuild at the next look
+    looks = Counter(monkeypatch, "key_source_state")
+    builds = Counter(monkeypatch, "build_key_ring")
+
+    for _ in range(100):
+        assert key_ring() is current
+    assert (looks.calls, builds.calls) == (0, 0)  # one clock comparison per call, nothing else
+
+    clock.advance()
+    assert key_ring() is current
+    assert (looks.calls, builds.calls) == (1, 0)  # looked once; nothing changed, so nothing rebuilt
+
+
+def test_new_key_file_signs_within_a_second(ring: Settings, clock: Clock, owner: User) -> None:
+    ring.JWT_ALGORITHM = "EdDSA"
+    old = key_ring().signing
+    old_access = token_pair_issue(user=owner)["access"]
+    new = write_key(ring.JWT_KEY_DIR, "EdDSA", 2)
+
+    assert key_ring().signing == old  # within the second, the ring we have is used
+    clock.advance()
+
+    assert key_ring().signing.kid == new.kid
+    assert jwt.get_unverified_header(token_pair_issue(user=owner)["access"])["kid"] == new.kid
+    assert me(old_access) == 200
+
+
+def test_removed_key_file_stops_verifying_within_a_second(ring: Settings, clock: Clock, owner: User) -> None:
+    ring.JWT_ALGORITHM = "ES256"
+    key_ring()
+    older = write_key(ring.JWT_KEY_DIR, "ES256", 0)  # numbered before the signing key: it only verifies
+    clock.advance()
+    old_access = resign(token_pair_issue(user=owner)["access"], older)
+    assert me(old_access) == 200
+
+    generated_key_path(ring.JWT_KEY_DIR, "ES256", 0).unlink()
+    clock.advance()
+
+    assert me(old_access) == 401
+    assert older.kid not in {jwk["kid"] for jwk in APIClient().get("/.well-known/jwks.json").json()["keys"]}
+
+
+def test_key_another_process_wrote_verifies_on_first_sight(
+    ring: Settings, clock: Clock, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another worker rotated, or another instance sharing var/, and issued a token with the
+    # new key: its kid is unknown here, which forces one look at the directory, now.
+    ring.JWT_ALGORITHM = "ES256"
+    key_ring()
+    builds = Counter(monkeypatch, "build_key_ring")
+    new = write_key(ring.JWT_KEY_DIR, "ES256", 2)
+
+    assert me(resign(token_pair_issue(user=owner)["access"], new)) == 200  # no time has passed
+    assert builds.calls == 1
+
+
+def test_unknown_kids_look_at_the_directory_at_most_once_a_second(
+    ring: Settings, clock: Clock, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ring.JWT_ALGORITHM = "ES256"
+    access = token_pair_issue(user=owner)["access"]
+    signing = key_ring().signing
+    looks = Counter(monkeypatch, "key_source_state")
+    builds = Counter(monkeypatch, "build_key_ring")
+
+    for second in range(3):
+        clock.advance()
+        key_ring()  # this second's regular look
+        looks.calls = builds.calls = 0
+        for attempt in range(20):
+            # The directory changes all the time (another process rotating in a loop), so
+            # every look would find something new: only the rate limit bounds the rebuilds.
+            write_key(ring.JWT_KEY_DIR, "HS256", 1000 + 100 * second + attempt)
+            assert me(resign(access, signing, kid=f"made-up-{second}-{attempt}")) == 401
+        assert looks.calls == 1
+        assert builds.calls == 1
+
+
+def test_unknown_kid_within_the_second_waits_for_the_next_look(
+    ring: Settings, clock: Clock, owner: User
+) -> None:
+    # The price of the rate limit: once a made-up kid has spent this second's early look, a
+    # key written just after is seen at the next look, at most a second later.
+    ring.JWT_ALGORITHM = "ES256"
+    access = token_pair_issue(user=owner)["access"]
+    assert find_verifying_key("made-up") is None
+    new = write_key(ring.JWT_KEY_DIR, "ES256", 2)
+    token = resign(access, new)
+
+    assert me(token) == 401
+    clock.advance()
+    assert me(token) == 200
+
+
+def test_reload_keeps_the_previous_ring_while_a_key_file_is_broken(
+    ring: Settings, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    ring.JWT_ALGORITHM = "ES256"
+    good = key_ring()
+    broken = generated_key_path(ring.JWT_KEY_DIR, "ES256", 2)
+    broken.write_bytes(b"half a key")  # copied in by hand, not written atomically
+    clock.advance()
+
+    with caplog.at_level(logging.ERROR, logger="tokens.keys"):
+        assert key_ring() is good  # a running service keeps working
+    assert "could not reload the JWT keys" in caplog.text
+
+    # The directory does not change when the copy completes; the next look tries again anyway.
+    broken.write_bytes(generate_key_material("ES256"))
+    clock.advance()
+    assert key_ring().signing.kid == load_generated_key("ES256", broken).kid
+
+
+def test_threads_of_a_worker_rebuild_once(
+    ring: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ring.JWT_ALGORITHM = "ES256"
+    key_ring()
+    new = write_key(ring.JWT_KEY_DIR, "ES256", 2)
+    clock.advance()
+    builds = Counter(monkeypatch, "build_key_ring")
+    start = threading.Barrier(8)
+    seen: list[str] = []
+
+    def worker() -> None:
+        start.wait()
+        seen.append(key_ring().signing.kid)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert seen == [new.kid] * 8
+    assert builds.calls == 1
+
+
+def test_replaced_configured_key_file_is_seen_within_a_second(
+    ring: Settings, clock: Clock, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "signing.pem"
+    key_file.write_bytes(generate_key_material("ES256"))
+    ring.JWT_ALGORITHM = "ES256"
+    ring.JWT_PRIVATE_KEY_FILE = key_file
+    old = key_ring().signing
+
+    replacement = tmp_path / "signing.pem.new"
+    replacement.write_bytes(generate_key_material("ES256"))
+    replacement.replace(key_file)  # renamed over it, so no worker ever reads half a key
+    clock.advance()
+
+    assert key_ring().signing.kid != old.kid
+    assert key_ring().signing.kid == load_generated_key("ES256", key_file).kid
+
+
+def test_key_file_removed_while_the_ring_is_built_is_skipped(
+    ring: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ring.JWT_ALGORITHM = "ES256"
+    signing = key_ring().signing
+    vanished = generated_key_path(ring.JWT_KEY_DIR, "ES256", 0)
+    listing = keys.generated_keys(ring.JWT_KEY_DIR)
+    monkeypatch.setattr(keys, "generated_keys", lambda key_dir: [(0, "ES256", vanished), *listing])
+
+    assert build_key_ring().verifying.keys() == {signing.kid}
