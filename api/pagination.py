@@ -9,7 +9,8 @@ page needs a COUNT(*), however deep.
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +47,46 @@ def _sort_key(ordering: Sequence[str]) -> list[tuple[str, bool]]:
     return [("id" if name == "pk" else name, desc) for name, desc in key]
 
 
+@dataclass(frozen=True)
+class PageQuery:
+    """What one page asks of the database: the sort key, where to start, which way, how many."""
+
+    key: list[tuple[str, bool]]
+    start: list[Any] | None  # the sort key of the boundary row; None for the first page
+    backwards: bool
+    limit: int
+
+    @property
+    def shape(self) -> tuple[Any, ...]:
+        """Everything but the values: pages of one shape share their SQL."""
+        return (tuple(self.key), self.start is not None, self.backwards, self.limit)
+
+    @property
+    def slots(self) -> dict[str, Any]:
+        return {f"key{i}": value for i, value in enumerate(self.start or [])}
+
+    def apply(self, queryset: QuerySet[Any], slots: dict[str, Any] | None = None) -> QuerySet[Any]:
+        """The page of ``queryset``; ``slots`` stand in for the start values when given."""
+        queryset = queryset.order_by(*(f"-{name}" if desc else name for name, desc in self.key))
+        if self.start is not None:
+            start = [slots[f"key{i}"] for i in range(len(self.key))] if slots else self.start
+            queryset = queryset.filter(self.beyond(start))
+        if self.backwards:
+            queryset = queryset.reverse()
+        return queryset[: self.limit]
+
+    def beyond(self, values: list[Any]) -> Q:
+        """Rows strictly after (or before) ``values`` in the sort order, lexicographically."""
+        condition = Q()
+        for i, (name, desc) in enumerate(self.key):
+            step = "lt" if desc != self.backwards else "gt"
+            term = Q(**{f"{name}__{step}": values[i]})
+            for j in range(i):
+                term &= Q(**{self.key[j][0]: values[j]})
+            condition |= term
+        return condition
+
+
 class KeysetPagination(BasePagination):
     page_size = 100
     max_page_size = 1000
@@ -59,19 +100,24 @@ class KeysetPagination(BasePagination):
         request: Request,
         view: APIView | None = None,
     ) -> list[Any]:
+        ordering = [str(name) for name in queryset.query.order_by or queryset.model._meta.ordering]
+        return self.paginate(request, ordering, queryset.model, lambda page: list(page.apply(queryset)))
+
+    def paginate(
+        self,
+        request: Request,
+        ordering: Sequence[str],
+        model: type[Model],
+        fetch: Callable[[PageQuery], list[Any]],
+    ) -> list[Any]:
+        """The rows of the page ``request`` asks for; ``fetch`` runs the page's query."""
         self.request = request
         self.size = self.get_page_size(request)
-        ordering = queryset.query.order_by or queryset.model._meta.ordering
-        self.key = _sort_key([str(name) for name in ordering])
-        self.model = queryset.model
-        queryset = queryset.order_by(*(f"-{n}" if desc else n for n, desc in self.key))
+        self.key = _sort_key(ordering)
+        self.model = model
         cursor = self.decode_cursor(request)
         backwards = cursor is not None and cursor[0] == "p"
-        if cursor is not None:
-            queryset = queryset.filter(self.beyond(cursor[1], backwards=backwards))
-        if backwards:
-            queryset = queryset.reverse()
-        rows = list(queryset[: self.size + 1])
+        rows = fetch(PageQuery(self.key, cursor[1] if cursor else None, backwards, self.size + 1))
         more = len(rows) > self.size
         rows = rows[: self.size]
         if backwards:
@@ -96,17 +142,6 @@ class KeysetPagination(BasePagination):
             return [row[name] for name, _ in self.key]
         return [getattr(row, name) for name, _ in self.key]
 
-    def beyond(self, values: list[Any], *, backwards: bool) -> Q:
-        """Rows strictly after (or before) ``values`` in the sort order, lexicographically."""
-        condition = Q()
-        for i, (name, desc) in enumerate(self.key):
-            step = "lt" if desc != backwards else "gt"
-            term = Q(**{f"{name}__{step}": values[i]})
-            for j in range(i):
-                term &= Q(**{self.key[j][0]: values[j]})
-            condition |= term
-        return condition
-
     def encode_cursor(self, direction: str, values: list[Any]) -> str:
         ordering = [f"-{n}" if desc else n for n, desc in self.key]
         raw = json.dumps({"d": direction, "o": ordering, "k": values}, default=str, separators=(",", ":"))
@@ -127,7 +162,7 @@ class KeysetPagination(BasePagination):
         if not isinstance(values, list) or len(values) != len(self.key):
             raise invalid
         try:
-            fields = [self.model._meta.get_field(name) for name, _ in self.key]
+            fields: list[Any] = [self.model._meta.get_field(name) for name, _ in self.key]
             typed = [field.to_python(value) for field, value in zip(fields, values, strict=True)]
         except (FieldDoesNotExist, DjangoValidationError, TypeError) as exc:
             raise invalid from exc

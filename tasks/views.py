@@ -1,15 +1,32 @@
+import builtins
+from typing import Any
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
+from rest_framework.exceptions import NotFound
+from rest_framework.filters import OrderingFilter
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from api import prepared
+from api.pagination import KeysetPagination, PageQuery
 from api.schema import ERROR_RESPONSES
 from tasks.filters import TaskFilter
 from tasks.models import Task
 from tasks.selectors import task_visible_to
-from tasks.serializers import TaskSerializer
+from tasks.serializers import TASK_COLUMNS, TaskLinks, TaskSerializer
 from tasks.services import task_create, task_delete, task_update
+from users.models import User
 from users.selectors import request_user
+
+PLAIN_LIST_PARAMS = {"page_size", "cursor", "ordering"}
+
+
+def visible_tasks(caller: User, slots: prepared.Slots) -> QuerySet[Task]:
+    """task_visible_to() for a prepared query: the caller's id is the slot ``person``."""
+    return task_visible_to(user=User(pk=slots["person"], is_staff=caller.is_staff))
 
 
 @extend_schema_view(
@@ -37,6 +54,50 @@ class TaskViewSet(viewsets.ModelViewSet):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
         return task_visible_to(user=request_user(self.request))
+
+    # Reads: rows straight from the database into JSON (see TaskLinks), and for the plain
+    # list and the detail, SQL compiled once per shape (see api/prepared.py).
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        links = TaskLinks(request)
+        if request.query_params.keys() <= PLAIN_LIST_PARAMS:
+            rows = self.plain_list_page(request)
+        else:
+            queryset = self.filter_queryset(self.get_queryset()).values(*TASK_COLUMNS)
+            rows = self.paginate_queryset(queryset) or []
+        return self.get_paginated_response([links.task(row) for row in rows])
+
+    # builtins.list: in this class, list is the list action.
+    def plain_list_page(self, request: Request) -> builtins.list[dict[str, Any]]:
+        """A page of the caller's tasks in one of the allowed orders, with no filter."""
+        caller = request_user(request)
+        chosen = (
+            OrderingFilter().get_ordering(request, Task.objects.none(), self) or Task._meta.ordering or ()
+        )
+        paginator = self.paginator
+        assert isinstance(paginator, KeysetPagination)  # noqa: S101
+
+        def fetch(page: PageQuery) -> builtins.list[dict[str, Any]]:
+            def build(slots: prepared.Slots) -> QuerySet[Any]:
+                return page.apply(visible_tasks(caller, slots), slots).values_list(*TASK_COLUMNS)
+
+            shape = ("task-list", caller.is_staff, page.shape)
+            found = prepared.rows(shape, build, person=caller.pk, **page.slots)
+            return [dict(zip(TASK_COLUMNS, row, strict=True)) for row in found]
+
+        return paginator.paginate(request, [str(name) for name in chosen], Task, fetch)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        caller = request_user(request)
+        task_id = int(kwargs["pk"])
+
+        def build(slots: prepared.Slots) -> QuerySet[Any]:
+            return visible_tasks(caller, slots).filter(pk=slots["id"]).values_list(*TASK_COLUMNS)[:1]
+
+        found = prepared.rows(("task-detail", caller.is_staff), build, person=caller.pk, id=task_id)
+        if not found:
+            raise NotFound("No Task matches the given query.")
+        return Response(TaskLinks(request).task(dict(zip(TASK_COLUMNS, found[0], strict=True))))
 
     def perform_create(self, serializer: BaseSerializer[Task]) -> None:
         data = serializer.validated_data

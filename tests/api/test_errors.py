@@ -47,12 +47,13 @@ def test_a_body_over_the_limit_is_a_json_413_and_creates_nothing(owner: User) ->
 
 
 def test_an_unexpected_failure_is_a_json_500(
-    owner_client: APIClient, monkeypatch: pytest.MonkeyPatch
+    owner: User, owner_client: APIClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(**kwargs: object) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("tasks.views.task_visible_to", broken)
+    monkeypatch.setattr("tasks.views.TaskLinks.task", broken)
+    Task.objects.create(person=owner, title="x", due_to="2030-01-01T00:00:00Z")
     owner_client.raise_request_exception = False
     response = owner_client.get("/tasks/")
     assert_json_error(response, 500)
