@@ -5,10 +5,13 @@ reader (environs) which collects every malformed value and fails at start-up, li
 """
 
 import os
+import re
 import secrets
 from pathlib import Path
 
+from corsheaders.defaults import default_headers
 from environs import Env
+from marshmallow import ValidationError
 from marshmallow.validate import OneOf, Range, Regexp
 
 from config.statefiles import read_or_create
@@ -19,6 +22,14 @@ JWT_ALGORITHMS = [
     *("PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"),
 ]
 RATE = Regexp(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$", error="Not a rate such as 30/min.")
+# An origin is scheme://host[:port] and nothing else: "*" and "null" are refused on purpose.
+ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?")
+
+
+def _origins(origins: list[str]) -> None:
+    if bad := [origin for origin in origins if not ORIGIN.fullmatch(origin)]:
+        raise ValidationError(f"Not an origin such as https://app.example.com: {', '.join(bad)}")
+
 
 env = Env(eager=False)
 # An optional .env file (ENV_FILE names another); real environment variables win over it.
@@ -39,6 +50,11 @@ _redis_url = env.str("REDIS_URL", "")
 SIGNUP_OPEN = env.bool("SIGNUP_OPEN", True)
 REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", 1024 * 1024, validate=Range(min=1024))
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO", validate=OneOf(["DEBUG", "INFO", "WARNING", "ERROR"]))
+# One JSON object per line for log collectors; plain text by default only under DEBUG.
+# One access line per request (api.access): off by default, as a reverse proxy usually
+# writes them already; error and warning logs are written either way.
+ACCESS_LOG = env.bool("ACCESS_LOG", False)
+LOG_FORMAT = env.str("LOG_FORMAT", "plain" if DEBUG else "json", validate=OneOf(["json", "plain"]))
 LOGIN_RATE = env.str("LOGIN_RATE", "30/min", validate=RATE)  # per client address
 LOGIN_USERNAME_RATE = env.str("LOGIN_USERNAME_RATE", "10/min", validate=RATE)  # per account
 SIGNUP_RATE = env.str("SIGNUP_RATE", "30/hour", validate=RATE)
@@ -49,6 +65,12 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "tasks@localhost")
 # Proxies in front of us whose X-Forwarded-For may be trusted for the client address (DRF's
 # NUM_PROXIES): 0 by default, so throttling keys on REMOTE_ADDR and a client cannot forge it.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, validate=Range(min=0))
+# Clients reach the service only over HTTPS (see "Security" below and the README).
+BEHIND_TLS = env.bool("BEHIND_TLS", False)
+HSTS_SECONDS = env.int("HSTS_SECONDS", 365 * 24 * 3600, validate=Range(min=0))
+HSTS_INCLUDE_SUBDOMAINS = env.bool("HSTS_INCLUDE_SUBDOMAINS", True)
+# Browser origins allowed to call the API (CORS); none by default, so CORS is off.
+CORS_ALLOWED_ORIGINS: list[str] = env.list("CORS_ALLOWED_ORIGINS", [], validate=_origins)
 
 # JSON Web Tokens: see tokens/keys.py and the README's configuration table.
 JWT_ALGORITHM = env.str("JWT_ALGORITHM", "RS256", validate=OneOf(JWT_ALGORITHMS))
@@ -77,6 +99,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_filters",
+    "corsheaders",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "api",
@@ -86,7 +109,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so the id and the access log cover every response, the ones below included.
+    "api.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Off means absent: with no allowed origin, no request pays for it. Above anything that
+    # answers on its own (413, static files), so browsers can read those answers too.
+    *(["corsheaders.middleware.CorsMiddleware"] if CORS_ALLOWED_ORIGINS else []),
+    "api.middleware.NoStoreMiddleware",
     "api.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -148,11 +177,14 @@ if _redis_url:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# How long a worker may trust a cached "this session and user are fine" before asking
-# again. A shared cache is updated on every revocation, so its entries can live long; a
-# per-process cache is not, so its entries must expire within the one second that
-# revocation is allowed to take.
-REVOCATION_CACHE_TTL = 300 if _redis_url else 1
+# Revocation state (tokens/revocation.py). Each worker remembers "this session and user
+# are fine" for REVOCATION_LOCAL_TTL seconds; with Redis it then asks Redis, which every
+# revocation updates at once and whose entries may live REVOCATION_CACHE_TTL seconds.
+# Without Redis it asks the database. Either way a revocation anywhere is honoured
+# everywhere within one second.
+REVOCATION_SHARED_CACHE = bool(_redis_url)
+REVOCATION_CACHE_TTL = 300
+REVOCATION_LOCAL_TTL = 0.5 if _redis_url else 1.0
 
 vars().update(_email)  # EMAIL_BACKEND, EMAIL_HOST... from EMAIL_URL
 
@@ -235,13 +267,59 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Security. BEHIND_TLS says clients reach us only over HTTPS, whoever terminates TLS.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = BEHIND_TLS
+# Sent by SecurityMiddleware on requests it sees as secure only, as RFC 6797 §7.2 asks.
+SECURE_HSTS_SECONDS = HSTS_SECONDS if BEHIND_TLS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HSTS_INCLUDE_SUBDOMAINS
+SECURE_SSL_REDIRECT = BEHIND_TLS
+# Load balancers probe the workers directly over plain HTTP; a redirect would fail them.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+if BEHIND_TLS and TRUSTED_PROXY_COUNT:
+    # A proxy terminates TLS and says which scheme the client used. Believed only from a
+    # trusted proxy, which must set (not append to) the header: from anyone else a forged
+    # "https" would skip the redirect. Without a proxy, TLS must reach the server itself.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SILENCED_SYSTEM_CHECKS = [
+    # HSTS preload (W021) is a commitment of a whole registrable domain, made by its owner at
+    # hstspreload.org with the apex's own header; a service on a host name cannot make it.
+    "security.W021",
+]
+
+# CORS, for browser clients on other origins: exactly CORS_ALLOWED_ORIGINS, never any origin.
+# No credentials: Bearer tokens travel in a header the caller sets, and cookies must not
+# ride along on another site's requests.
+CORS_ALLOW_ALL_ORIGINS = False
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = (*default_headers, "x-request-id")
+CORS_EXPOSE_HEADERS = ["Location", "Retry-After", "WWW-Authenticate", "X-Request-ID"]
+
+# Every record reaching the console carries the request id and has tokens redacted (api/logging.py);
+# api.access writes one line per request.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "request_id": {"()": "api.logging.RequestIdFilter"},
+        "redact": {"()": "api.logging.RedactFilter"},
+    },
+    "formatters": {
+        "json": {"()": "api.logging.JsonFormatter"},
+        "plain": {"()": "api.logging.PlainFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "redact"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "api.access": {"level": "INFO" if ACCESS_LOG else "WARNING"},
+    },
 }

@@ -13,10 +13,12 @@ from rest_framework.serializers import BaseSerializer
 from api import prepared
 from api.pagination import KeysetPagination, PageQuery
 from api.schema import ERROR_RESPONSES
+from tasks import reads
 from tasks.filters import TaskFilter
 from tasks.models import Task
+from tasks.reads import TaskLinks
 from tasks.selectors import task_visible_to
-from tasks.serializers import TASK_COLUMNS, TaskLinks, TaskSerializer
+from tasks.serializers import TaskSerializer
 from tasks.services import task_create, task_delete, task_update
 from users.models import User
 from users.selectors import request_user
@@ -61,14 +63,14 @@ class TaskViewSet(viewsets.ModelViewSet):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         links = TaskLinks(request)
         if request.query_params.keys() <= PLAIN_LIST_PARAMS:
-            rows = self.plain_list_page(request)
+            rows = self.plain_list_page(request, links)
         else:
-            queryset = self.filter_queryset(self.get_queryset()).values(*TASK_COLUMNS)
-            rows = self.paginate_queryset(queryset) or []
-        return self.get_paginated_response([links.task(row) for row in rows])
+            queryset = self.filter_queryset(self.get_queryset()).values(*reads.COLUMNS)
+            rows = [links.task(row) for row in self.paginate_queryset(queryset) or []]
+        return self.get_paginated_response(rows)
 
     # builtins.list: in this class, list is the list action.
-    def plain_list_page(self, request: Request) -> builtins.list[dict[str, Any]]:
+    def plain_list_page(self, request: Request, links: TaskLinks) -> builtins.list[dict[str, Any]]:
         """A page of the caller's tasks in one of the allowed orders, with no filter."""
         caller = request_user(request)
         chosen = (
@@ -77,13 +79,15 @@ class TaskViewSet(viewsets.ModelViewSet):
         paginator = self.paginator
         assert isinstance(paginator, KeysetPagination)  # noqa: S101
 
+        columns, iso = reads.select()
+
         def fetch(page: PageQuery) -> builtins.list[dict[str, Any]]:
             def build(slots: prepared.Slots) -> QuerySet[Any]:
-                return page.apply(visible_tasks(caller, slots), slots).values_list(*TASK_COLUMNS)
+                return page.apply(visible_tasks(caller, slots), slots).values_list(*columns)
 
             shape = ("task-list", caller.is_staff, page.shape)
             found = prepared.rows(shape, build, person=caller.pk, **page.slots)
-            return [dict(zip(TASK_COLUMNS, row, strict=True)) for row in found]
+            return [links.task_from_cells(cells, iso) for cells in found]
 
         return paginator.paginate(request, [str(name) for name in chosen], Task, fetch)
 
@@ -91,13 +95,15 @@ class TaskViewSet(viewsets.ModelViewSet):
         caller = request_user(request)
         task_id = int(kwargs["pk"])
 
+        columns, iso = reads.select()
+
         def build(slots: prepared.Slots) -> QuerySet[Any]:
-            return visible_tasks(caller, slots).filter(pk=slots["id"]).values_list(*TASK_COLUMNS)[:1]
+            return visible_tasks(caller, slots).filter(pk=slots["id"]).values_list(*columns)[:1]
 
         found = prepared.rows(("task-detail", caller.is_staff), build, person=caller.pk, id=task_id)
         if not found:
             raise NotFound("No Task matches the given query.")
-        return Response(TaskLinks(request).task(dict(zip(TASK_COLUMNS, found[0], strict=True))))
+        return Response(TaskLinks(request).task_from_cells(found[0], iso))
 
     def perform_create(self, serializer: BaseSerializer[Task]) -> None:
         data = serializer.validated_data

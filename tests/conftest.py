@@ -9,6 +9,8 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
+from tokens.codec import verified_tokens
+from tokens.revocation import memo
 from tokens.services import token_pair_issue
 from users.models import User
 
@@ -56,6 +58,8 @@ def _isolated_cache(settings: Any) -> None:
     """A cache of this test's own: test databases reuse user ids, and xdist workers share Redis."""
     prefix = f"test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
     settings.CACHES = {name: {**conf, "KEY_PREFIX": prefix} for name, conf in settings.CACHES.items()}
+    memo.clear()
+    verified_tokens.entries.clear()
     if "locmem" in settings.CACHES["default"]["BACKEND"]:
         cache.clear()
     else:  # Redis, shared with the other workers: drop this worker's keys only

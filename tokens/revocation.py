@@ -12,11 +12,13 @@ REVOCATION_CACHE_TTL (one second) through a per-process cache.
 """
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -106,26 +108,70 @@ def _load(session_id: str) -> tuple[int | str, UserState | None]:
     return (user_id if alive else DEAD), state
 
 
+class LocalMemo:
+    """This process's memory of live sessions: {(sid, user id): (good until, UserState)}.
+
+    Read on every authenticated request, so it is a plain dict (no pickling, no lock);
+    a revocation made in this process clears it at once, one made elsewhere is seen
+    when the entry runs out (REVOCATION_LOCAL_TTL, at most one second).
+    """
+
+    def __init__(self, size: int = 100_000) -> None:
+        self.size = size
+        self.entries: dict[tuple[str, int], tuple[float, UserState]] = {}
+
+    def get(self, sid: str, user_id: int) -> UserState | None:
+        entry = self.entries.get((sid, user_id))
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, sid: str, user_id: int, state: UserState) -> None:
+        if len(self.entries) >= self.size:
+            self.entries.clear()
+        self.entries[(sid, user_id)] = (time.monotonic() + settings.REVOCATION_LOCAL_TTL, state)
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+
+memo = LocalMemo()
+
+
+def _shared_or_database(sid: str, user_id: int) -> tuple[int | str | None, UserState | str | None]:
+    """(the session's owner or DEAD, the user's state) from Redis, else from the database."""
+    keys = [session_key(sid), user_key(user_id)]
+    found = (_cache_get(keys) or {}) if settings.REVOCATION_SHARED_CACHE else {}
+    owner, state = found.get(keys[0]), found.get(keys[1])
+    if owner is not None and state is not None:
+        return owner, state
+    try:
+        owner, loaded = _load(sid)
+    except (ValidationError, ValueError) as exc:  # a sid the UUID field cannot even parse
+        # Only that: a database that is down must surface (a 503 to retry), not be
+        # mistaken for a bad token and answered 401.
+        raise InvalidToken("The token's session is malformed.") from exc
+    if settings.REVOCATION_SHARED_CACHE:
+        fresh: dict[str, Any] = {keys[0]: owner}
+        if loaded is not None and owner == user_id:
+            fresh[keys[1]] = loaded
+        _cache_set(fresh, only_if_absent=True)
+    return owner, loaded
+
+
 def token_principal(claims: dict[str, Any]) -> User:
     """The user a verified access or refresh token speaks for, or InvalidToken."""
     user_id = int(claims["sub"])
     sid, generation = claims.get("sid"), claims.get("gen")
     if not isinstance(sid, str) or len(sid) != 36 or not isinstance(generation, int):
         raise InvalidToken("The token's session is malformed.")
-    keys = [session_key(sid), user_key(user_id)]
-    found = _cache_get(keys) or {}
-    owner, state = found.get(keys[0]), found.get(keys[1])
-    if owner is None or state is None:
-        try:
-            owner, state = _load(sid)
-        except Exception as exc:  # a malformed sid the UUID field cannot even parse
-            raise InvalidToken("The token's session is malformed.") from exc
-        fresh: dict[str, Any] = {keys[0]: owner}
-        if state is not None and owner == user_id:
-            fresh[keys[1]] = state
-        _cache_set(fresh, only_if_absent=True)
-    if owner != user_id:
-        raise InvalidToken("The token's session has ended.")
+    state: UserState | str | None = memo.get(sid, user_id)
+    if state is None:
+        owner, state = _shared_or_database(sid, user_id)
+        if owner != user_id:
+            raise InvalidToken("The token's session has ended.")
+        if isinstance(state, UserState):
+            memo.put(sid, user_id, state)
     if not isinstance(state, UserState) or not state.is_active:
         raise InvalidToken("The token's user is unknown or inactive.")
     if state.generation != generation:
@@ -140,6 +186,9 @@ def _publish(key: str, value: Any) -> None:
     open (a reload from the database is always safe); storing after commit means a rolled
     back change is never published.
     """
+    memo.clear()
+    if not settings.REVOCATION_SHARED_CACHE:
+        return  # every worker asks the database once its memo entry runs out
     try:
         cache.delete(key)
     except Exception:

@@ -1,4 +1,4 @@
-"""The read path builds task JSON from rows; it must be byte for byte what the serializer writes."""
+"""The read path builds task JSON from rows: byte for byte what the serializer writes."""
 
 from datetime import UTC, datetime
 
@@ -14,9 +14,14 @@ from users.models import User
 @pytest.fixture
 def tasks(owner: User) -> list[Task]:
     return [
-        Task.objects.create(person=owner, title="plain", due_to=datetime(2016, 10, 18, 19, 12, 1, tzinfo=UTC)),
         Task.objects.create(
-            person=owner, title="ünïcødé ✓ \u2028", due_to=datetime(2030, 1, 2, 3, 4, 5, 6, tzinfo=UTC), completed=True
+            person=owner, title="plain", due_to=datetime(2016, 10, 18, 19, 12, 1, tzinfo=UTC)
+        ),
+        Task.objects.create(
+            person=owner,
+            title="ünïcødé ✓ \u2028",
+            due_to=datetime(2030, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+            completed=True,
         ),
     ]
 
@@ -34,7 +39,9 @@ def test_list_bytes_equal_the_serializers(owner_client: APIClient, owner: User, 
     assert results == serialized(tasks, owner)
 
 
-def test_filtered_list_bytes_equal_the_serializers(owner_client: APIClient, owner: User, tasks: list[Task]) -> None:
+def test_filtered_list_bytes_equal_the_serializers(
+    owner_client: APIClient, owner: User, tasks: list[Task]
+) -> None:
     body = owner_client.get("/tasks/?ordering=id&completed=true").content
     results = body[body.index(b'"results":') + len(b'"results":') : -1]
 
