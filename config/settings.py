@@ -183,7 +183,9 @@ else:
 # Without Redis it asks the database. Either way a revocation anywhere is honoured
 # everywhere within one second.
 REVOCATION_SHARED_CACHE = bool(_redis_url)
-REVOCATION_CACHE_TTL = 300
+# Short, so that a Redis that returns from an outage with old entries (persistence on, or
+# a network cut) cannot keep a revocation it missed for long.
+REVOCATION_CACHE_TTL = 30
 REVOCATION_LOCAL_TTL = 0.5 if _redis_url else 1.0
 
 vars().update(_email)  # EMAIL_BACKEND, EMAIL_HOST... from EMAIL_URL

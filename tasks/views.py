@@ -1,16 +1,18 @@
 import builtins
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import viewsets
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.filters import OrderingFilter
+from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import BaseSerializer
 
 from api import prepared
+from api.conditional import etag, not_modified, require_match
 from api.pagination import KeysetPagination, PageQuery
 from api.schema import ERROR_RESPONSES
 from tasks import reads
@@ -31,6 +33,20 @@ def visible_tasks(caller: User, slots: prepared.Slots) -> QuerySet[Task]:
     return task_visible_to(user=User(pk=slots["person"], is_staff=caller.is_staff))
 
 
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description="The task's ETag: refuse the change (412) if it has changed.",
+)
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description="An ETag the client holds: 304 if it is current.",
+)
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="The caller's tasks (staff: everyone's)",
@@ -39,10 +55,23 @@ def visible_tasks(caller: User, slots: prepared.Slots) -> QuerySet[Task]:
     create=extend_schema(
         summary="Create a task", responses={201: TaskSerializer, **ERROR_RESPONSES(400, 401, 413, 415)}
     ),
-    retrieve=extend_schema(responses={200: TaskSerializer, **ERROR_RESPONSES(401, 404)}),
-    update=extend_schema(responses={200: TaskSerializer, **ERROR_RESPONSES(400, 401, 404, 413, 415)}),
-    partial_update=extend_schema(responses={200: TaskSerializer, **ERROR_RESPONSES(400, 401, 404, 413, 415)}),
-    destroy=extend_schema(responses={204: None, **ERROR_RESPONSES(401, 404)}),
+    retrieve=extend_schema(
+        parameters=[IF_NONE_MATCH],
+        responses={
+            200: TaskSerializer,
+            304: OpenApiResponse(description="Not modified."),
+            **ERROR_RESPONSES(401, 404),
+        },
+    ),
+    update=extend_schema(
+        parameters=[IF_MATCH],
+        responses={200: TaskSerializer, **ERROR_RESPONSES(400, 401, 404, 412, 413, 415)},
+    ),
+    partial_update=extend_schema(
+        parameters=[IF_MATCH],
+        responses={200: TaskSerializer, **ERROR_RESPONSES(400, 401, 404, 412, 413, 415)},
+    ),
+    destroy=extend_schema(parameters=[IF_MATCH], responses={204: None, **ERROR_RESPONSES(401, 404, 412)}),
 )
 class TaskViewSet(viewsets.ModelViewSet):
     queryset = Task.objects.none()  # for the schema; requests use get_queryset()
@@ -94,7 +123,6 @@ class TaskViewSet(viewsets.ModelViewSet):
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         caller = request_user(request)
         task_id = int(kwargs["pk"])
-
         columns, iso = reads.select()
 
         def build(slots: prepared.Slots) -> QuerySet[Any]:
@@ -103,20 +131,51 @@ class TaskViewSet(viewsets.ModelViewSet):
         found = prepared.rows(("task-detail", caller.is_staff), build, person=caller.pk, id=task_id)
         if not found:
             raise NotFound("No Task matches the given query.")
-        return Response(TaskLinks(request).task_from_cells(found[0], iso))
+        task = TaskLinks(request).task_from_cells(found[0], iso)
+        tag = etag(task["id"], task["updated"])
+        if not_modified(request, tag):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
+        return Response(task, headers={"ETag": tag})
 
-    def perform_create(self, serializer: BaseSerializer[Task]) -> None:
-        data = serializer.validated_data
-        serializer.instance = task_create(
-            person=data.get("person") or request_user(self.request),
+    # Writes: validated by TaskSerializer, carried out by tasks.services, answered by the
+    # read path. A change or a delete with If-Match holds the row locked from the check to
+    # the write, so two clients racing on one version cannot both win.
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        created = task_create(
+            person=data.get("person") or request_user(request),
             title=data["title"],
             due_to=data["due_to"],
             completed=data.get("completed", False),
         )
+        return self.answer(request, created, status.HTTP_201_CREATED)
 
-    def perform_update(self, serializer: BaseSerializer[Task]) -> None:
-        assert serializer.instance is not None  # noqa: S101
-        serializer.instance = task_update(task=serializer.instance, changes=dict(serializer.validated_data))
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        with transaction.atomic():
+            task = self.locked_task()
+            body = self.get_serializer(task, data=request.data, partial=kwargs.get("partial", False))
+            body.is_valid(raise_exception=True)
+            task = task_update(task=task, changes=dict(body.validated_data))
+        return self.answer(request, task, status.HTTP_200_OK)
 
-    def perform_destroy(self, instance: Task) -> None:
-        task_delete(task=instance)
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        with transaction.atomic():
+            task_delete(task=self.locked_task())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def locked_task(self) -> Task:
+        """The task of the URL, locked until the transaction ends, after If-Match is checked."""
+        task = get_object_or_404(self.get_queryset().select_for_update(), pk=self.kwargs["pk"])
+        require_match(self.request, etag(task.pk, task.updated))
+        return task
+
+    def answer(self, request: Request, task: Task, code: int) -> Response:
+        row = {column: getattr(task, column) for column in reads.COLUMNS}
+        body = TaskLinks(request).task(row)
+        headers = {"ETag": etag(task.pk, task.updated)}
+        if code == status.HTTP_201_CREATED:
+            headers["Location"] = body["url"]
+        return Response(body, status=code, headers=headers)

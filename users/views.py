@@ -10,11 +10,11 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from api.schema import ERROR_RESPONSES
 from tokens.authentication import CHALLENGE
+from tokens.throttling import SignupThrottle
 from users.activation import InvalidActivationToken
 from users.models import User
 from users.selectors import request_user
@@ -68,8 +68,7 @@ class UserViewSet(viewsets.ModelViewSet):
 
     def get_throttles(self) -> list[Any]:
         if self.action == "create":
-            self.throttle_scope = "signup"
-            return [ScopedRateThrottle()]
+            return [SignupThrottle()]
         return super().get_throttles()
 
     def perform_create(self, serializer: BaseSerializer[User]) -> None:
@@ -119,8 +118,7 @@ class ActivateView(APIView):
 
     authentication_classes: list[Any] = []
     permission_classes = [permissions.AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "signup"
+    throttle_classes = [SignupThrottle]
 
     def get_authenticate_header(self, request: Request) -> str:
         # Without a challenge DRF turns a 401 into a 403; a bad token is a 401.
