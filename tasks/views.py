@@ -26,6 +26,7 @@ from users.models import User
 from users.selectors import request_user
 
 PLAIN_LIST_PARAMS = {"page_size", "cursor", "ordering"}
+MAX_ID = 2**63 - 1  # the largest id a BigAutoField can hold
 
 
 def visible_tasks(caller: User, slots: prepared.Slots) -> QuerySet[Task]:
@@ -123,6 +124,8 @@ class TaskViewSet(viewsets.ModelViewSet):
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         caller = request_user(request)
         task_id = int(kwargs["pk"])
+        if task_id > MAX_ID:
+            raise NotFound("No Task matches the given query.")  # past any id: no query to make
         columns, iso = reads.select()
 
         def build(slots: prepared.Slots) -> QuerySet[Any]:

@@ -417,3 +417,11 @@ def test_patch_query_count(owner: User, owner_client: APIClient, django_assert_n
         response = owner_client.patch(f"/tasks/{task.pk}/", {"completed": True})
 
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+def test_an_id_past_any_integer_is_404(owner_client: APIClient, method: str) -> None:
+    response = getattr(owner_client, method)("/tasks/" + "9" * 25 + "/", {"title": "x"})
+
+    assert response.status_code == 404
+    assert "detail" in response.json()
