@@ -34,9 +34,20 @@ def _as_is(value: Any) -> Any:
 
 def select() -> tuple[list[str | Expression], Callable[[Any], Any]]:
     """What to select for COLUMNS on this database, and how to turn a datetime cell into JSON."""
-    if connection.vendor == "sqlite":
-        return [Cast(F(name), TextField()) if name in DATETIMES else name for name in COLUMNS], _sqlite_iso
-    return list(COLUMNS), _as_is
+    return _selects[connection.vendor] if connection.vendor in _selects else _select(connection.vendor)
+
+
+def _select(vendor: str) -> tuple[list[str | Expression], Callable[[Any], Any]]:
+    chosen: tuple[list[str | Expression], Callable[[Any], Any]]
+    if vendor == "sqlite":
+        chosen = [Cast(F(name), TextField()) if name in DATETIMES else name for name in COLUMNS], _sqlite_iso
+    else:
+        chosen = list(COLUMNS), _as_is
+    _selects[vendor] = chosen
+    return chosen
+
+
+_selects: dict[str, tuple[list[str | Expression], Callable[[Any], Any]]] = {}
 
 
 class TaskLinks:
