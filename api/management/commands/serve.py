@@ -67,6 +67,9 @@ class Command(BaseCommand):
                 "--log-level",
                 "warning",
                 "--no-ws",
+                # Plain HTTP/1.1: what a reverse proxy speaks to its upstream; no h2c sniffing.
+                "--http",
+                "1",
             ]
         self.stdout.flush()
         os.execv(argv[0], argv)  # noqa: S606  the server replaces this process: signals reach it
