@@ -19,6 +19,7 @@ from django.db import connections
 from django.db.models import QuerySet
 
 Slots = dict[str, Any]
+MAX_SHAPES = 256
 _counter = itertools.count(1)
 
 
@@ -99,6 +100,8 @@ def rows(
     connection = connections[using]
     cache: dict[Hashable, _Compiled | None] = connection.__dict__.setdefault("prepared_queries", {})
     if shape not in cache:
+        if len(cache) >= MAX_SHAPES:
+            cache.clear()  # shapes vary with page size and order: bounded, so memory stays flat
         cache[shape] = _compile(build, values, connection)
     compiled = cache[shape]
     if compiled is None:

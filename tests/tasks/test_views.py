@@ -425,3 +425,22 @@ def test_an_id_past_any_integer_is_404(owner_client: APIClient, method: str) -> 
 
     assert response.status_code == 404
     assert "detail" in response.json()
+
+
+def test_steady_state_query_counts_do_not_grow_with_the_page(
+    owner: User, owner_client: APIClient, django_assert_num_queries: Any
+) -> None:
+    for n in range(120):
+        make_task(owner, title=f"t{n}")
+    task = Task.objects.filter(person=owner).first()
+    assert task is not None
+    owner_client.get("/tasks/")  # warms this process's memo of the caller's session
+
+    for page_size in (1, 100, 1000):
+        with django_assert_num_queries(1):  # the page; authentication asks nothing
+            owner_client.get(f"/tasks/?page_size={page_size}")
+    with django_assert_num_queries(1):  # the task
+        owner_client.get(f"/tasks/{task.pk}/")
+    with django_assert_num_queries(1):  # the insert
+        response = owner_client.post("/tasks/", {"title": "new", "due_to": "2030-01-01T00:00:00Z"})
+    assert response.status_code == 201
