@@ -142,6 +142,11 @@ def _decode(token: str, token_use: TokenUse) -> tuple[str, dict[str, Any]]:
         leeway=settings.JWT_LEEWAY,
         options={"require": REQUIRED_CLAIMS, "strict_aud": True},
     )
+    for name in ("exp", "nbf", "iat"):
+        # RFC 7519 §2: a NumericDate is a JSON number; PyJWT int()s these, so "123" and true pass it.
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidToken(f"The token's {name!r} claim is not a number.")
     if claims["token_use"] != token_use:
         raise InvalidToken(f"This is not an {token_use} token.")
     sub, jti = claims["sub"], claims["jti"]
