@@ -1,6 +1,9 @@
 """Login throttling per client address and per account, with a fallback when the cache is away."""
 
+import statistics
+import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
@@ -63,3 +66,23 @@ def test_with_the_cache_down_logins_are_still_counted(
     codes = [attempt(anon, "owner", "203.0.113.77", password=PASSWORD) for _ in range(3)]
 
     assert codes == [200, 200, 429]
+
+
+def test_unknown_user_and_wrong_password_take_comparable_time(
+    db: None, anon: APIClient, settings: Any
+) -> None:
+    """Both pay for one Argon2 hash (Django hashes for a user that does not exist), so the
+    time of an answer does not tell whether an account exists."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+    User.objects.create_user(username="real", password=PASSWORD)
+
+    def median_seconds(username: str) -> float:
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            anon.post("/auth/token/", {"username": username, "password": "not-it"})
+            times.append(time.perf_counter() - started)
+        return statistics.median(times)
+
+    unknown, wrong = median_seconds("nobody-at-all"), median_seconds("real")
+    assert 0.5 < unknown / wrong < 2.0, (unknown, wrong)
