@@ -94,9 +94,18 @@ def _compile(build: Callable[[Slots], QuerySet[Any]], values: Slots, connection:
 
 
 def rows(
-    shape: Hashable, build: Callable[[Slots], QuerySet[Any]], *, using: str = "default", **values: Any
+    shape: Hashable,
+    build: Callable[[Slots], QuerySet[Any]],
+    *,
+    using: str = "default",
+    raw: bool = False,
+    **values: Any,
 ) -> list[Any]:
-    """The rows ``build(values)`` would return (a ``values_list`` queryset), via cached SQL."""
+    """The rows ``build(values)`` would return (a ``values_list`` queryset), via cached SQL.
+
+    With ``raw`` the rows are as the database driver returns them, without the ORM's
+    converters: for callers that select cells already in the form they need.
+    """
     connection = connections[using]
     cache: dict[Hashable, _Compiled | None] = connection.__dict__.setdefault("prepared_queries", {})
     if shape not in cache:
@@ -114,7 +123,7 @@ def rows(
     with connection.cursor() as cursor:
         cursor.execute(compiled.sql, params)
         fetched = cursor.fetchall()
-    if not compiled.converters:
+    if raw or not compiled.converters:
         return fetched
     converted = []
     for row in fetched:

@@ -7,12 +7,12 @@ rows come out of the database as the values JSON needs. The bytes a client sees 
 serializer's, exactly (tests/tasks/test_reads.py holds the two side by side).
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
-from django.db.models import Expression, F, TextField
-from django.db.models.functions import Cast
+from django.db.models import Expression, F, TextField, Value
+from django.db.models.functions import Cast, Concat, Replace
 from django.urls import get_script_prefix, reverse
 from rest_framework.request import Request
 
@@ -21,33 +21,27 @@ DATETIMES = ("due_to", "created", "updated")
 _prefixes: dict[str, tuple[str, str]] = {}
 
 
-def _sqlite_iso(stored: str) -> str:
+def _sqlite_iso(name: str) -> Expression:
     # Django keeps aware datetimes in SQLite as UTC text, "2016-10-18 19:12:01[.ffffff]":
-    # the ISO 8601 form DRF writes differs only by the "T" and the "Z". Parsing each value
-    # into a datetime and formatting it back cost more than the rest of the row.
-    return f"{stored[:10]}T{stored[11:]}Z"
+    # the ISO 8601 form DRF writes differs only by the "T" and the "Z", so SQLite writes it.
+    # Parsing each value into a datetime and formatting it back cost more than the query.
+    text = Cast(F(name), TextField())
+    return Concat(Replace(text, Value(" "), Value("T")), Value("Z"), output_field=TextField())
 
 
-def _as_is(value: Any) -> Any:
-    return value  # PostgreSQL hands back aware datetimes, which the renderers write as DRF does
+def select() -> list[str | Expression]:
+    """What to select for COLUMNS on this database: cells the JSON can take as they are
+    (PostgreSQL's aware datetimes are written by the renderers exactly as DRF writes them)."""
+    vendor = connection.vendor
+    if vendor not in _selects:
+        if vendor == "sqlite":
+            _selects[vendor] = [_sqlite_iso(name) if name in DATETIMES else name for name in COLUMNS]
+        else:
+            _selects[vendor] = list(COLUMNS)
+    return _selects[vendor]
 
 
-def select() -> tuple[list[str | Expression], Callable[[Any], Any]]:
-    """What to select for COLUMNS on this database, and how to turn a datetime cell into JSON."""
-    return _selects[connection.vendor] if connection.vendor in _selects else _select(connection.vendor)
-
-
-def _select(vendor: str) -> tuple[list[str | Expression], Callable[[Any], Any]]:
-    chosen: tuple[list[str | Expression], Callable[[Any], Any]]
-    if vendor == "sqlite":
-        chosen = [Cast(F(name), TextField()) if name in DATETIMES else name for name in COLUMNS], _sqlite_iso
-    else:
-        chosen = list(COLUMNS), _as_is
-    _selects[vendor] = chosen
-    return chosen
-
-
-_selects: dict[str, tuple[list[str | Expression], Callable[[Any], Any]]] = {}
+_selects: dict[str, list[str | Expression]] = {}
 
 
 class TaskLinks:
@@ -64,19 +58,19 @@ class TaskLinks:
         self.tasks, self.users = prefixes
 
     def task(self, row: dict[str, Any]) -> dict[str, Any]:
-        """JSON of a task from a dict of COLUMNS whose datetimes are datetime objects."""
-        return self.task_from_cells([row[name] for name in COLUMNS], _as_is)
+        """JSON of a task from a dict of COLUMNS (datetimes as aware datetime objects)."""
+        return self.task_from_cells([row[name] for name in COLUMNS])
 
-    def task_from_cells(self, cells: Sequence[Any], iso: Callable[[Any], Any]) -> dict[str, Any]:
-        """JSON of a task from the cells of ``select()``."""
+    def task_from_cells(self, cells: Sequence[Any]) -> dict[str, Any]:
+        """JSON of a task from the cells of ``select()``, as the database driver returns them."""
         task_id, title, person_id, due_to, completed, created, updated = cells
         return {
             "url": f"{self.tasks}{task_id}/",
             "id": task_id,
             "title": title,
             "person": f"{self.users}{person_id}/",
-            "due_to": iso(due_to),
-            "completed": completed,
-            "created": iso(created),
-            "updated": iso(updated),
+            "due_to": due_to,
+            "completed": bool(completed),  # SQLite answers 0 or 1
+            "created": created,
+            "updated": updated,
         }

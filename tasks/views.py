@@ -109,15 +109,15 @@ class TaskViewSet(viewsets.ModelViewSet):
         paginator = self.paginator
         assert isinstance(paginator, KeysetPagination)  # noqa: S101
 
-        columns, iso = reads.select()
+        columns = reads.select()
 
         def fetch(page: PageQuery) -> builtins.list[dict[str, Any]]:
             def build(slots: prepared.Slots) -> QuerySet[Any]:
                 return page.apply(visible_tasks(caller, slots), slots).values_list(*columns)
 
             shape = ("task-list", caller.is_staff, page.shape)
-            found = prepared.rows(shape, build, person=caller.pk, **page.slots)
-            return [links.task_from_cells(cells, iso) for cells in found]
+            found = prepared.rows(shape, build, raw=True, person=caller.pk, **page.slots)
+            return [links.task_from_cells(cells) for cells in found]
 
         return paginator.paginate(request, [str(name) for name in chosen], Task, fetch)
 
@@ -126,15 +126,15 @@ class TaskViewSet(viewsets.ModelViewSet):
         task_id = int(kwargs["pk"])
         if task_id > MAX_ID:
             raise NotFound("No Task matches the given query.")  # past any id: no query to make
-        columns, iso = reads.select()
+        columns = reads.select()
 
         def build(slots: prepared.Slots) -> QuerySet[Any]:
             return visible_tasks(caller, slots).filter(pk=slots["id"]).values_list(*columns)[:1]
 
-        found = prepared.rows(("task-detail", caller.is_staff), build, person=caller.pk, id=task_id)
+        found = prepared.rows(("task-detail", caller.is_staff), build, raw=True, person=caller.pk, id=task_id)
         if not found:
             raise NotFound("No Task matches the given query.")
-        task = TaskLinks(request).task_from_cells(found[0], iso)
+        task = TaskLinks(request).task_from_cells(found[0])
         tag = etag(task["id"], task["updated"])
         if not_modified(request, tag):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
