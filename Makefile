@@ -5,9 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+SOAK_SECONDS ?= 300
 PIP_COMPILE := $(PY) -m piptools compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
 
-.PHONY: help run test lint types check-migrations schema pytest pytest-sqlite pytest-services fmt bench lock clean
+.PHONY: help run test test-bench test-soak lint types check-migrations schema pytest pytest-sqlite pytest-services fuzz fmt bench bench-scale bench-smoke soak soak-short lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -26,7 +27,20 @@ run: $(VENV)/.runtime  ## install, migrate and serve on http://$HOST:$PORT (SQLi
 	$(PY) manage.py collectstatic --no-input --verbosity 0
 	exec $(PY) manage.py serve
 
-test: lint types check-migrations schema pytest  ## every check: lint, types, migrations drift, schema, tests
+test: lint types check-migrations schema pytest fuzz test-bench test-soak  ## every check: lint, types, migrations drift, schema, tests, fuzzing, benchmark and soak smoke runs
+
+# make test runs the short versions of the benchmark and the soak. They need wrk, and (the
+# soak) PostgreSQL and Redis it may restart: skipped with a message where those are missing,
+# failed under CI=true.
+test-bench: $(VENV)/.dev
+	@if command -v wrk >/dev/null; then $(MAKE) --no-print-directory bench-smoke; \
+	elif [ "$$CI" = "true" ]; then echo "FAILED: CI=true needs wrk for make bench-smoke"; exit 1; \
+	else echo "SKIPPED make bench-smoke: wrk is missing (apt-get install wrk)"; fi
+
+test-soak: $(VENV)/.dev
+	@if $(PY) scripts/services_up.py; then $(MAKE) --no-print-directory soak-short; \
+	elif [ "$$CI" = "true" ]; then echo "FAILED: CI=true needs PostgreSQL and Redis for make soak-short"; exit 1; \
+	else echo "SKIPPED make soak-short: PostgreSQL or Redis is not reachable"; fi
 
 lint: $(VENV)/.dev  ## ruff (lint and format check)
 	$(VENV)/bin/ruff check .
@@ -56,12 +70,32 @@ pytest-services: $(VENV)/.dev  ## the test suite on PostgreSQL and Redis (TEST_D
 		echo "SKIPPED the PostgreSQL and Redis run: start them, or set TEST_DATABASE_URL / TEST_REDIS_URL"; \
 	fi
 
+# The shipped server on a fresh SQLite database, fuzzed through /schema/ by schemathesis with
+# every check, a fixed seed and bounded examples; non-zero on any failure (see fuzz/run.py).
+fuzz: $(VENV)/.dev  ## schemathesis against the running server, every check, deterministic (2-3 min)
+	$(PY) -m fuzz.run $(FUZZ_ARGS)
+
 fmt: $(VENV)/.dev  ## format and fix what ruff can
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench:  ## the benchmark (not yet: see the performance issue)
-	@echo "make bench: not yet; use python ../shared/bench/compare.py meanwhile"
+bench: $(VENV)/.dev  ## the benchmark: served as shipped (SQLite), driven by wrk; bench/results/bench.{json,png}
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+bench-scale: $(VENV)/.dev  ## the scale benchmark: PostgreSQL, 1,000,000 tasks (BENCH_DATABASE_URL); bench/results/scale.*
+	$(PY) -m bench.scale $(BENCH_ARGS)
+
+bench-smoke: $(VENV)/.dev  ## both benchmarks with tiny sizes and durations (about a minute): do they still work?
+	$(PY) -m bench.run --smoke
+	$(PY) -m bench.scale --smoke
+
+# The soak stops and starts this machine's PostgreSQL and Redis (see soak/__init__.py), and
+# always starts them again before it exits. It exits non-zero on any violation.
+soak: $(VENV)/.runtime  ## load with faults for SOAK_SECONDS (300): worker SIGKILL, PostgreSQL and Redis restarts
+	$(PY) -m soak --duration $(SOAK_SECONDS)
+
+soak-short: $(VENV)/.runtime  ## the soak in about 90 s (60 s of load), for CI
+	$(PY) -m soak --duration 60
 
 lock: $(VENV)/.dev  ## re-pin requirements*.lock from pyproject.toml
 	$(PIP_COMPILE) -o requirements.lock pyproject.toml

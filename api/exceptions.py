@@ -75,6 +75,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
+    elif isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, list):
+        # A bare field's refusal (DRF's SearchFilter refuses a NUL in ?search= so) is a list:
+        # every 400 is an object, with errors not tied to one field under non_field_errors.
+        exc = exceptions.ValidationError({"non_field_errors": exc.detail})
     elif database_unavailable(exc):
         logger.warning("database unavailable: %s: %s", type(exc).__name__, exc)
         response = drf_exception_handler(DatabaseUnavailable(), context)

@@ -168,6 +168,13 @@ class KeysetPagination(BasePagination):
             raise invalid from exc
         if any(value is None for value in typed):
             raise invalid
+        # A forged cursor may carry what no row holds and a driver would choke on.
+        if any(
+            (isinstance(value, int) and not -(2**63) <= value < 2**63)
+            or (isinstance(value, str) and "\x00" in value)
+            for value in typed
+        ):
+            raise invalid
         try:
             typed = [_in_utc(value) if isinstance(value, datetime) else value for value in typed]
         except (ValueError, OverflowError) as exc:

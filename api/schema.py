@@ -1,22 +1,174 @@
-"""OpenAPI pieces shared by every endpoint: the error body and the error responses."""
+"""OpenAPI pieces shared by every endpoint: the error bodies, the error responses, strict
+request bodies and the links between operations."""
 
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
+
+from api.serializers import StrictFieldsMixin
 
 ErrorSerializer = inline_serializer(
     name="Error",
     fields={"detail": serializers.CharField(help_text="What went wrong, for a person to read.")},
 )
-ValidationErrorSerializer = inline_serializer(
-    name="ValidationError",
-    fields={
-        "field_name": serializers.ListField(
-            child=serializers.CharField(),
-            help_text="Each invalid field maps to its messages; errors not tied to one field "
-            "are under non_field_errors.",
+
+
+class ValidationErrorSerializer(serializers.Serializer):
+    """Stands for the body of a 400 in the schema (see ValidationErrorScheme)."""
+
+
+class ValidationErrorScheme(OpenApiSerializerExtension):
+    """A 400's body: each invalid field (or parameter) names its messages.
+
+    ``{"title": ["Ensure this field has no more than 100 characters."]}``; errors not tied to
+    one field are under ``non_field_errors``, and a body that is not even parsed gets
+    ``{"detail": "JSON parse error - ..."}``.
+    """
+
+    target_class = ValidationErrorSerializer
+
+    def get_name(self, auto_schema: Any, direction: Any) -> str:
+        return "ValidationError"
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "description": "Each invalid field or parameter maps to its messages; errors not tied "
+            "to one field are under non_field_errors, and a body that cannot be parsed is "
+            "described under detail.",
+            "additionalProperties": {
+                "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]
+            },
+            "example": {"title": ["Ensure this field has no more than 100 characters."]},
+        }
+
+
+class StrictRequestScheme(OpenApiSerializerExtension):
+    """Request bodies of StrictFieldsMixin serializers: unknown fields are refused (400).
+
+    The schema says so with ``additionalProperties: false``. Read-only fields (``url``,
+    ``id``...) are accepted and ignored, so that a client may PUT back what it read: they
+    are listed as readOnly (drf-spectacular drops read-only properties from request
+    components, so they travel under READ_ONLY_KEY until postprocess() puts them back).
+    """
+
+    target_class = StrictFieldsMixin
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction != "request":
+            return schema
+        serializer: serializers.Serializer = (
+            self.target if isinstance(self.target, serializers.Serializer) else self.target()
         )
-    },
-)
+        for name, field in serializer.fields.items():
+            prop = schema.get("properties", {}).get(name)
+            if prop is not None and "pattern" not in prop and "format" not in prop:
+                pattern = text_pattern(field)
+                if pattern:
+                    prop["pattern"] = pattern
+        read_only = {
+            name: auto_schema._map_serializer_field(field, "response")
+            for name, field in serializer.fields.items()
+            if field.read_only
+        }
+        if read_only:
+            schema[READ_ONLY_KEY] = read_only
+        schema["additionalProperties"] = False
+        return schema
+
+
+READ_ONLY_KEY = "x-accepted-read-only"
+# What str.strip() removes (every character for which str.isspace() is true), spelled out so
+# that every regular expression engine reads the patterns below the same way.
+WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NO_NUL = r"^[^\x00]*$"
+NOT_BLANK = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"
+
+
+def text_pattern(field: serializers.Field) -> str | None:
+    """The rules of a CharField that no JSON Schema keyword states, as a pattern.
+
+    Every CharField refuses NUL characters (400); one that trims whitespace and refuses
+    blanks refuses a value of whitespace only, too.
+    """
+    if not isinstance(field, serializers.CharField) or isinstance(
+        field, serializers.ChoiceField | serializers.EmailField | serializers.RegexField
+    ):
+        return None
+    if field.trim_whitespace and not field.allow_blank:
+        return NOT_BLANK
+    return NO_NUL
+
+
+def postprocess(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular's last step (POSTPROCESSING_HOOKS): read-only fields, and links."""
+    for schema in result.get("components", {}).get("schemas", {}).values():
+        for name, field in schema.pop(READ_ONLY_KEY, {}).items():
+            schema.setdefault("properties", {}).setdefault(name, {**field, "readOnly": True})
+    _link_to_details(result.get("paths", {}))
+    for operations in result.get("paths", {}).values():
+        for parameter in operations.get("get", {}).get("parameters", []):
+            _describe_query_parameter(parameter)
+    return result
+
+
+# Filters that read an empty value (``?completed=``, as an HTML form sends an unused field)
+# as no filter at all.
+EMPTY_MEANS_ABSENT = frozenset({"completed", "due_after", "due_before", "overdue", "search", "ordering"})
+
+
+def _describe_query_parameter(parameter: dict[str, Any]) -> None:
+    if parameter.get("in") != "query":
+        return
+    if parameter["name"] in EMPTY_MEANS_ABSENT:
+        parameter["allowEmptyValue"] = True
+    if parameter["name"] == "search":
+        parameter["schema"]["pattern"] = NO_NUL  # refused with 400, like a NUL in any text
+    elif parameter["name"] == "cursor":
+        parameter["schema"]["minLength"] = 1  # an empty cursor is no cursor the server wrote: 400
+
+
+# Collections whose create answers a resource the caller may then read and change. Not
+# /users/: a sign-up makes an account of its own, which the caller (anonymous, or another
+# user) may not see.
+LINKED_CREATES = frozenset({"/tasks/"})
+
+
+def _link_to_details(paths: dict[str, Any]) -> None:
+    """OpenAPI links from what answers a resource to the operations on it (``/x/{id}/``).
+
+    A task's create (201) and ``GET /users/me/`` (200) carry the ``id`` that the detail
+    operations take: clients and schemathesis' stateful phase follow them.
+    """
+    for path, operations in paths.items():
+        if path.endswith("/me/"):
+            detail = paths.get(path.removesuffix("me/") + "{id}/")
+            sources = [(operations.get("get"), "200")]
+        elif path in LINKED_CREATES:
+            detail = paths.get(path + "{id}/")
+            sources = [(operations.get("post"), "201")]
+        else:
+            continue
+        if not detail:
+            continue
+        for operation, status in sources:
+            response = (operation or {}).get("responses", {}).get(status)
+            if response is None:
+                continue
+            links = response.setdefault("links", {})
+            for method, target in detail.items():
+                if method in ("get", "put", "patch", "delete") and "operationId" in target:
+                    links[target["operationId"]] = {
+                        "operationId": target["operationId"],
+                        "parameters": {"id": "$response.body#/id"},
+                        "description": f"{method.upper()} {path.removesuffix('me/')}{{id}}/ "
+                        "of the resource in this answer.",
+                    }
+
 
 _DESCRIPTIONS = {
     400: "The request is malformed or fails validation; the body names each bad field.",

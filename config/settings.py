@@ -265,6 +265,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.postprocess"],
+    # The API's contract is JSON. The form parsers serve the browsable API's HTML forms, where
+    # an empty field means "not given" (HTML's rule), which no schema of the body can state.
+    "PARSER_WHITELIST": ["api.renderers.ORJSONParser"],
 }
 
 SESSION_COOKIE_HTTPONLY = True

@@ -5,6 +5,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
 
@@ -39,13 +40,28 @@ class StrictBooleanFilter(filters.BooleanFilter):
 
 
 class InstantField(IsoDateTimeField):
-    """An ISO 8601 instant that exists in UTC.
+    """An ISO 8601 instant with its offset, that exists in UTC.
 
+    Without an offset (``2030-01-01T12:00:00``, or a date alone) it is refused, as a task's
+    ``due_to`` is: it would mean different instants to different clients. And
     ``0001-01-01T00:00:00+01:00`` parses, but falls before year 1 in UTC: the database
     adapter would raise OverflowError (a 500) where this is a 400.
     """
 
+    default_error_messages = {
+        "naive": "Give a timezone offset, e.g. 2016-10-18T19:12:01Z or 2016-10-18T21:12:01+02:00.",
+    }
+
     def to_python(self, value: Any) -> datetime | None:
+        if isinstance(value, str) and value.strip():
+            text = value.strip()
+            try:
+                parsed = parse_datetime(text)
+                day = None if parsed else parse_date(text)
+            except ValueError:  # well formed, but no such date or time
+                parsed = day = None
+            if (parsed is not None and parsed.tzinfo is None) or day is not None:
+                raise ValidationError(self.error_messages["naive"], code="naive")
         instant = super().to_python(value)
         if instant is None:
             return None
@@ -61,10 +77,14 @@ class InstantFilter(filters.IsoDateTimeFilter):
 
 class TaskFilter(filters.FilterSet):
     due_after = InstantFilter(
-        field_name="due_to", lookup_expr="gte", label="Due at or after this instant (ISO 8601)."
+        field_name="due_to",
+        lookup_expr="gte",
+        label="Due at or after this instant (ISO 8601, with its offset).",
     )
     due_before = InstantFilter(
-        field_name="due_to", lookup_expr="lt", label="Due strictly before this instant (ISO 8601)."
+        field_name="due_to",
+        lookup_expr="lt",
+        label="Due strictly before this instant (ISO 8601, with its offset).",
     )
     completed = StrictBooleanFilter()
     overdue = StrictBooleanFilter(method="filter_overdue", label="Past due and not completed.")

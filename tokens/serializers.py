@@ -1,7 +1,11 @@
 from rest_framework import serializers
 
+from api.serializers import StrictFieldsMixin
 
-class LoginSerializer(serializers.Serializer):
+
+class LoginSerializer(StrictFieldsMixin, serializers.Serializer):
+    """A username and a password, to trade for a token pair."""
+
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=1024, trim_whitespace=False, style={"input_type": "password"})
 
@@ -13,11 +17,15 @@ class TokenPairSerializer(serializers.Serializer):
     expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
 
 
-class RefreshSerializer(serializers.Serializer):
+class RefreshSerializer(StrictFieldsMixin, serializers.Serializer):
+    """A refresh token."""
+
     refresh = serializers.CharField(max_length=8192)
 
 
-class VerifySerializer(serializers.Serializer):
+class VerifySerializer(StrictFieldsMixin, serializers.Serializer):
+    """A token to check, access or refresh."""
+
     token = serializers.CharField(max_length=8192)
 
 

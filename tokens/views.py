@@ -43,6 +43,14 @@ class TokenView(APIView):
 class TokenObtainView(TokenView):
     throttle_classes = [LoginAddressThrottle, LoginUsernameThrottle]
 
+    def check_throttles(self, request: Request) -> None:
+        # LoginUsernameThrottle reads the username from the body. A body that cannot be read
+        # (malformed, or of an unsupported type) is the client's 400 or 415, raised here:
+        # inside the throttle it looked like its cache failing (a warning with a traceback,
+        # then a fallback to counting in the process) and lost its own message.
+        request.data  # noqa: B018  parsed once; DRF keeps it
+        super().check_throttles(request)
+
     @extend_schema(
         request=serializers.LoginSerializer,
         responses={200: serializers.TokenPairSerializer, **ERROR_RESPONSES(400, 401, 429)},

@@ -7,6 +7,8 @@ from users.models import User
 
 
 class UserSerializer(StrictFieldsMixin, serializers.HyperlinkedModelSerializer):
+    """A user account; no answer ever carries its password or the hash of it."""
+
     password = serializers.CharField(
         write_only=True,
         max_length=1024,
@@ -47,12 +49,26 @@ class UserSerializer(StrictFieldsMixin, serializers.HyperlinkedModelSerializer):
         return fields
 
 
-class PasswordChangeSerializer(serializers.Serializer):
+class UserChangeSerializer(UserSerializer):
+    """A user as PUT and PATCH take it (for the schema): no password, which only
+    POST /users/me/password/ changes, with the old one."""
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        fields.pop("password", None)
+        return fields
+
+
+class PasswordChangeSerializer(StrictFieldsMixin, serializers.Serializer):
+    """The caller's current password, and the new one."""
+
     old_password = serializers.CharField(max_length=1024, trim_whitespace=False)
     new_password = serializers.CharField(max_length=1024, trim_whitespace=False)
 
 
 class ActivationSerializer(StrictFieldsMixin, serializers.Serializer):
+    """The token emailed at sign-up."""
+
     # Generous on purpose: anything longer than a real token is still a 401 (not ours),
     # not a 400, so a JWT sent here is refused like any other wrong token.
     token = serializers.CharField(max_length=8192, help_text="The token from the activation email.")

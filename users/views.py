@@ -18,7 +18,12 @@ from tokens.throttling import SignupThrottle
 from users.activation import InvalidActivationToken
 from users.models import User
 from users.selectors import request_user
-from users.serializers import ActivationSerializer, PasswordChangeSerializer, UserSerializer
+from users.serializers import (
+    ActivationSerializer,
+    PasswordChangeSerializer,
+    UserChangeSerializer,
+    UserSerializer,
+)
 from users.services import user_activate, user_create, user_password_change, user_signup
 
 
@@ -41,8 +46,12 @@ class SignupOpenOrStaff(permissions.BasePermission):
         responses={201: UserSerializer, **ERROR_RESPONSES(400, 403, 429)},
     ),
     retrieve=extend_schema(responses={200: UserSerializer, **ERROR_RESPONSES(401, 404)}),
-    update=extend_schema(responses={200: UserSerializer, **ERROR_RESPONSES(400, 401, 404)}),
-    partial_update=extend_schema(responses={200: UserSerializer, **ERROR_RESPONSES(400, 401, 404)}),
+    update=extend_schema(
+        request=UserChangeSerializer, responses={200: UserSerializer, **ERROR_RESPONSES(400, 401, 404)}
+    ),
+    partial_update=extend_schema(
+        request=UserChangeSerializer, responses={200: UserSerializer, **ERROR_RESPONSES(400, 401, 404)}
+    ),
     destroy=extend_schema(responses={204: None, **ERROR_RESPONSES(401, 404)}),
 )
 class UserViewSet(viewsets.ModelViewSet):
