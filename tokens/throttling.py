@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from django.core.cache.backends.locmem import LocMemCache
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
@@ -29,6 +30,8 @@ class ResilientRateThrottle(SimpleRateThrottle):
     def allow_request(self, request: Request, view: APIView) -> bool:
         try:
             return super().allow_request(request, view)
+        except APIException:
+            raise  # the request's own fault (a body that does not parse), not the cache's
         except Exception:
             logger.warning("throttle cache unavailable; counting in this process", exc_info=True)
             self.cache = _local_counters

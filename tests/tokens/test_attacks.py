@@ -792,3 +792,12 @@ def test_every_attack_is_a_quick_401_that_writes_nothing(
     assert_invalid_token(response)  # RFC 6750 §3.1: a Bearer challenge, invalid_token, a JSON detail
     assert elapsed < ATTACK_SECONDS, f"{name} took {elapsed:.3f} s"
     listener.assert_untouched()
+
+
+@pytest.mark.parametrize("endpoint", ["/auth/token/refresh/", "/auth/token/verify/", "/auth/logout/"])
+def test_an_oversized_token_in_a_body_is_a_401(anon: APIClient, endpoint: str) -> None:
+    field = "token" if endpoint.endswith("verify/") else "refresh"
+    response = anon.post(endpoint, {field: "eyJ" + "A" * 20_000})
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
