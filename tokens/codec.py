@@ -44,6 +44,7 @@ class IssuedToken:
 def encode(
     *, user_id: int, token_use: TokenUse, ttl: int, extra: dict[str, Any] | None = None
 ) -> IssuedToken:
+    key = key_ring().signing  # first: on a first start this generates the key, which takes a while
     now = int(timezone.now().timestamp())
     claims: dict[str, Any] = {
         "iss": settings.JWT_ISSUER,
@@ -56,7 +57,6 @@ def encode(
         "token_use": token_use,
         **(extra or {}),
     }
-    key = key_ring().signing
     token = jwt.encode(
         claims, key.private, algorithm=key.algorithm, headers={"kid": key.kid, "typ": HEADER_TYPE[token_use]}
     )

@@ -12,7 +12,7 @@ from users.models import User
 
 
 def test_a_cached_token_still_expires(owner: User, settings: Any) -> None:
-    settings.JWT_ACCESS_TTL = 1
+    settings.JWT_ACCESS_TTL = 2  # iat is whole seconds: valid for at least one more second
     settings.JWT_LEEWAY = 0
     access = session_start(user=owner)["access"]
     client = APIClient()
