@@ -21,6 +21,14 @@ from users.activation import (
 from users.models import User
 
 
+def _validate_password(password: str, *, user: User, field: str) -> None:
+    """Django's password validators; their messages named after the request's ``field``."""
+    try:
+        password_validation.validate_password(password, user=user)
+    except ValidationError as exc:
+        raise ValidationError({field: exc.messages}) from exc
+
+
 def user_create(
     *,
     username: str,
@@ -34,10 +42,7 @@ def user_create(
 ) -> User:
     """Sign a user up; the password is checked by Django's validators and stored hashed."""
     candidate = User(username=username, email=email, first_name=first_name, last_name=last_name)
-    try:
-        password_validation.validate_password(password, user=candidate)
-    except ValidationError as exc:
-        raise ValidationError({"password": exc.messages}) from exc
+    _validate_password(password, user=candidate, field="password")
     return User.objects.create_user(
         username=username,
         email=email,
@@ -65,11 +70,8 @@ def user_signup(
     With SIGNUP_REQUIRE_ACTIVATION the account starts inactive, and the token that activates
     it is emailed, to be POSTed to ``activation_url``; without it, the account is active.
     """
-    if not settings.SIGNUP_REQUIRE_ACTIVATION:
-        return user_create(
-            username=username, password=password, email=email, first_name=first_name, last_name=last_name
-        )
-    if not email:
+    activation = settings.SIGNUP_REQUIRE_ACTIVATION
+    if activation and not email:
         raise ValidationError({"email": ["Required: the activation token is sent to this address."]})
     user = user_create(
         username=username,
@@ -77,8 +79,10 @@ def user_signup(
         email=email,
         first_name=first_name,
         last_name=last_name,
-        is_active=False,
+        is_active=not activation,
     )
+    if not activation:
+        return user
     token = activation_token_make(user=user)
     expires_at = timezone.now() + timedelta(seconds=settings.ACTIVATION_TTL)
     body = (
@@ -118,10 +122,7 @@ def user_activate(*, token: str) -> User:
 def user_password_change(*, user: User, old_password: str, new_password: str) -> None:
     if not user.check_password(old_password):
         raise ValidationError({"old_password": ["The old password is not correct."]})
-    try:
-        password_validation.validate_password(new_password, user=user)
-    except ValidationError as exc:
-        raise ValidationError({"new_password": exc.messages}) from exc
+    _validate_password(new_password, user=user, field="new_password")
     user.set_password(new_password)
     user.save(update_fields=["password"])
     # Whoever held the old password may hold tokens too: every session and token ends.
