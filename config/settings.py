@@ -76,6 +76,8 @@ CORS_ALLOWED_ORIGINS: list[str] = env.list("CORS_ALLOWED_ORIGINS", [], validate=
 JWT_ALGORITHM = env.str("JWT_ALGORITHM", "RS256", validate=OneOf(JWT_ALGORITHMS))
 JWT_ISSUER = env.str("JWT_ISSUER", "taskservice")
 JWT_AUDIENCE = env.str("JWT_AUDIENCE", "taskservice-api")
+# The domain part of every task's calendar UID: keep it once calendars have subscribed.
+CALENDAR_UID_DOMAIN = env.str("CALENDAR_UID_DOMAIN", "taskservice")
 JWT_ACCESS_TTL = env.int("JWT_ACCESS_TTL", 300, validate=Range(min=1))
 JWT_REFRESH_TTL = env.int("JWT_REFRESH_TTL", 14 * 24 * 3600, validate=Range(min=1))
 JWT_LEEWAY = env.int("JWT_LEEWAY", 30, validate=Range(min=0, max=300))
@@ -106,6 +108,7 @@ INSTALLED_APPS = [
     "users",
     "tokens",
     "tasks",
+    "feeds",
 ]
 
 MIDDLEWARE = [

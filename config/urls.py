@@ -15,6 +15,9 @@ auth_router = SimpleRouter()
 auth_router.register("auth/sessions", token_views.SessionViewSet, basename="session")
 
 urlpatterns = [
+    # Before the router's, so that /tasks/export/ and the feeds are never read as a task id.
+    path("", include("tasks.urls")),
+    path("", include("feeds.urls")),
     path("", include(router.urls)),
     path("auth/token/", token_views.TokenObtainView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", token_views.TokenRefreshView.as_view(), name="token-refresh"),

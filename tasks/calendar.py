@@ -1,0 +1,72 @@
+"""Tasks as an RFC 5545 calendar: one VTODO per task, written by icalendar.
+
+The list's ``text/calendar`` representation, the subscription feeds and the exports all
+write tasks through here, so a task has the same UID, the same fields and the same bytes in
+each. A calendar can hold every task a user has: ``calendar_chunks`` streams it one VTODO at
+a time, and memory does not grow with the number of tasks.
+"""
+
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from icalendar import Calendar, Todo
+
+PRODID = "-//taskservice//tasks//EN"
+MEDIA_TYPE = "text/calendar"
+
+
+def _instant(value: datetime | str) -> datetime:
+    """The task JSON's instants come as aware datetimes or as the ISO 8601 text of SQLite."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(UTC)
+
+
+def task_uid(task_id: int) -> str:
+    """Stable for the task's whole life, whatever URL or representation it was read through
+    (RFC 5545 §3.8.4.7), so a calendar app updates the to-do instead of adding another."""
+    return f"task-{task_id}@{settings.CALENDAR_UID_DOMAIN}"
+
+
+def task_todo(task: Mapping[str, Any]) -> Todo:
+    """The VTODO of a task given as its JSON (``url``, ``id``, ``title``, ``due_to``, ...)."""
+    todo = Todo()
+    todo.add("uid", task_uid(task["id"]))
+    updated = _instant(task["updated"])
+    # DTSTAMP is when this description of the to-do last changed (§3.8.7.2, with METHOD absent).
+    todo.add("dtstamp", updated)
+    todo.add("summary", task["title"])
+    todo.add("due", _instant(task["due_to"]))
+    todo.add("status", "COMPLETED" if task["completed"] else "NEEDS-ACTION")
+    todo.add("created", _instant(task["created"]))
+    todo.add("last-modified", updated)
+    if task.get("url"):
+        todo.add("url", task["url"])
+    return todo
+
+
+def _calendar(name: str) -> Calendar:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    # The de facto name property calendar apps show (RFC 7986 adds NAME; both are read).
+    calendar.add("x-wr-calname", name)
+    calendar.add("name", name)
+    return calendar
+
+
+def calendar_chunks(tasks: Iterable[Mapping[str, Any]], *, name: str) -> Iterator[bytes]:
+    """The calendar of ``tasks`` as a stream of bytes: the VCALENDAR's own lines, then one
+    VTODO at a time, then its end. Each part is icalendar's (escaping, folding, CRLF)."""
+    end = b"END:VCALENDAR\r\n"
+    yield _calendar(name).to_ical().removesuffix(end)
+    for task in tasks:
+        yield task_todo(task).to_ical()
+    yield end
+
+
+def calendar_bytes(tasks: Iterable[Mapping[str, Any]], *, name: str) -> bytes:
+    return b"".join(calendar_chunks(tasks, name=name))
