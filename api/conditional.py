@@ -37,7 +37,7 @@ def _listed(header: str) -> set[str]:
 
 def not_modified(request: Request, current: str) -> bool:
     """If-None-Match names the current ETag (or *): the client's copy is fresh (§13.1.2)."""
-    header = request.headers.get("If-None-Match")
+    header = request.META.get("HTTP_IF_NONE_MATCH")  # not request.headers: that maps every header
     if header is None:
         return False
     tags = _listed(header)
@@ -47,7 +47,7 @@ def not_modified(request: Request, current: str) -> bool:
 
 def require_match(request: Request, current: str) -> None:
     """If-Match, when sent, must name the current ETag (strong comparison, §13.1.1)."""
-    header = request.headers.get("If-Match")
+    header = request.META.get("HTTP_IF_MATCH")
     if header is None:
         return
     tags = _listed(header)

@@ -6,6 +6,7 @@ each. A calendar can hold every task a user has: ``calendar_chunks`` streams it 
 a time, and memory does not grow with the number of tasks.
 """
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,9 @@ from icalendar import Calendar, Todo
 
 PRODID = "-//taskservice//tasks//EN"
 MEDIA_TYPE = "text/calendar"
+# Control characters no TEXT value may hold (RFC 5545 §3.3.11: TSAFE-CHAR excludes CONTROL);
+# icalendar escapes line breaks and leaves these as they are. A title may carry them.
+CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _instant(value: datetime | str) -> datetime:
@@ -37,7 +41,7 @@ def task_todo(task: Mapping[str, Any]) -> Todo:
     updated = _instant(task["updated"])
     # DTSTAMP is when this description of the to-do last changed (§3.8.7.2, with METHOD absent).
     todo.add("dtstamp", updated)
-    todo.add("summary", task["title"])
+    todo.add("summary", CONTROLS.sub("\ufffd", task["title"]))
     todo.add("due", _instant(task["due_to"]))
     todo.add("status", "COMPLETED" if task["completed"] else "NEEDS-ACTION")
     todo.add("created", _instant(task["created"]))

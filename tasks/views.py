@@ -3,22 +3,27 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.filters import OrderingFilter
 from rest_framework.generics import get_object_or_404
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api import prepared
 from api.conditional import etag, not_modified, require_match
 from api.pagination import KeysetPagination, PageQuery
+from api.renderers import ORJSONRenderer
+from api.representations import XMLRenderer
 from api.schema import ERROR_RESPONSES
 from tasks import reads
 from tasks.filters import TaskFilter
 from tasks.models import Task
 from tasks.reads import TaskLinks
+from tasks.renderers import CalendarRenderer
 from tasks.selectors import task_visible_to
 from tasks.serializers import TaskSerializer
 from tasks.services import task_create, task_delete, task_update
@@ -40,6 +45,15 @@ IF_MATCH = OpenApiParameter(
     OpenApiParameter.HEADER,
     description="The task's ETag: refuse the change (412) if it has changed.",
 )
+PAGE_MEDIA_TYPES = (ORJSONRenderer.media_type, XMLRenderer.media_type)
+PAGE_LINKS = OpenApiParameter(
+    "Link",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200],
+    description='With text/calendar: the next and previous pages (RFC 8288), `<URL>; rel="next"` '
+    'and `<URL>; rel="prev"`; the JSON and XML carry them in `next` and `previous` instead.',
+)
 IF_NONE_MATCH = OpenApiParameter(
     "If-None-Match",
     str,
@@ -51,7 +65,19 @@ IF_NONE_MATCH = OpenApiParameter(
 @extend_schema_view(
     list=extend_schema(
         summary="The caller's tasks (staff: everyone's)",
-        responses={200: TaskSerializer(many=True), **ERROR_RESPONSES(400, 401)},
+        description="Also a calendar: with `Accept: text/calendar`, the same page of tasks as "
+        "RFC 5545 VTODOs, the page links in a `Link` header.",
+        parameters=[PAGE_LINKS],
+        # Keyed by media type: a calendar is text, and a calendar client's errors come in JSON.
+        # (drf-spectacular reads the first key in string order as the main response, and
+        # pages only an operation whose main response is a list: the JSON and XML one.)
+        responses={
+            (200, *PAGE_MEDIA_TYPES): OpenApiResponse(
+                TaskSerializer(many=True), description="A page of tasks."
+            ),
+            (200, CalendarRenderer.media_type): OpenApiTypes.STR,
+            **{(code, *PAGE_MEDIA_TYPES): response for code, response in ERROR_RESPONSES(400, 401).items()},
+        },
     ),
     create=extend_schema(
         summary="Create a task", responses={201: TaskSerializer, **ERROR_RESPONSES(400, 401, 413, 415)}
@@ -86,6 +112,12 @@ class TaskViewSet(viewsets.ModelViewSet):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
         return task_visible_to(user=request_user(self.request))
+
+    def get_renderers(self) -> builtins.list[BaseRenderer]:
+        renderers = super().get_renderers()
+        if self.action == "list":
+            renderers.append(CalendarRenderer())  # a page of tasks is a calendar; one task is not
+        return renderers
 
     # Reads: rows straight from the database into JSON (see TaskLinks), and for the plain
     # list and the detail, SQL compiled once per shape (see api/prepared.py).
