@@ -22,6 +22,8 @@ request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){2,4}")
 # An Authorization header value, whatever the token inside looks like (RFC 6750 §2.1 b64token).
 BEARER = re.compile(r"\b(Bearer)\s+[A-Za-z0-9._~+/-]+=*", re.IGNORECASE)
+# A calendar feed's path carries its secret (feeds/): /tasks/feed/<secret>.ics.
+FEED_SECRET = re.compile(r"(/tasks/feed/)[^/?#\s\"']+")
 _STANDARD_ATTRS = frozenset(
     (*logging.LogRecord("", 0, "", 0, None, None, None).__dict__, "message", "asctime", "request_id")
 )
@@ -30,6 +32,8 @@ _STANDARD_ATTRS = frozenset(
 def redact(text: str) -> str:
     if "eyJ" in text:
         text = JWT.sub("[redacted jwt]", text)
+    if "/tasks/feed/" in text:
+        text = FEED_SECRET.sub(r"\1[redacted]", text)
     return BEARER.sub(r"\1 [redacted]", text)
 
 

@@ -15,10 +15,11 @@ auth_router = SimpleRouter()
 auth_router.register("auth/sessions", token_views.SessionViewSet, basename="session")
 
 urlpatterns = [
-    # Before the router's, so that /tasks/export/ and the feeds are never read as a task id.
+    # The router first: its routes are the hot ones. Task ids are digits only, so
+    # /tasks/export/ and the feed URLs below can never be read as a task.
+    path("", include(router.urls)),
     path("", include("tasks.urls")),
     path("", include("feeds.urls")),
-    path("", include(router.urls)),
     path("auth/token/", token_views.TokenObtainView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", token_views.TokenRefreshView.as_view(), name="token-refresh"),
     path("auth/token/verify/", token_views.TokenVerifyView.as_view(), name="token-verify"),

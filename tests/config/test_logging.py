@@ -131,6 +131,11 @@ urlpatterns = [path("boom/", boom)]
         ("Authorization: BEARER abc-def", "Authorization: BEARER [redacted]"),
         ("the keyJar and eyJustText are not tokens", "the keyJar and eyJustText are not tokens"),
         ("GET /tasks/1/ 200 3.1ms", "GET /tasks/1/ 200 3.1ms"),
+        (  # a calendar feed's URL is its secret
+            "GET /tasks/feed/A_BoXsjJ_2nHC0yINsMeatBIhjW6y4E3b8Qs-ZWF0GA.ics 200",
+            "GET /tasks/feed/[redacted] 200",
+        ),
+        ("GET /tasks/feeds/3/ 200", "GET /tasks/feeds/3/ 200"),
     ],
 )
 def test_redact(text: str, expected: str) -> None:

@@ -1,0 +1,109 @@
+"""feeds.services and feeds.selectors: what a feed is, whatever door it is used through."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.utils import timezone
+
+from feeds.models import Feed, token_digest
+from feeds.selectors import TOKEN_SHAPE, feed_for_token, feeds_of
+from feeds.services import FEEDS_PER_USER, feed_create, feed_revoke, feed_used
+from users.models import User
+
+
+def test_a_new_secret_has_256_bits_in_the_shape_the_url_accepts(owner: User) -> None:
+    created = feed_create(user=owner)
+
+    assert TOKEN_SHAPE.fullmatch(created.token)
+    assert created.feed.token_digest == token_digest(created.token)
+    assert created.token not in str(Feed.objects.values().get())
+
+
+def test_the_secret_opens_its_feed_and_nothing_else_does(owner: User) -> None:
+    created = feed_create(user=owner, name="Phone")
+
+    access = feed_for_token(token=created.token)
+
+    assert access is not None
+    assert (access.feed_id, access.user_id, access.calendar_name) == (created.feed.pk, owner.pk, "Phone")
+    assert feed_for_token(token=created.feed.token_digest) is None  # the digest is not a secret
+    assert feed_for_token(token="") is None
+
+
+def test_an_inactive_users_feed_opens_nothing(owner: User) -> None:
+    created = feed_create(user=owner)
+    User.objects.filter(pk=owner.pk).update(is_active=False)
+
+    assert feed_for_token(token=created.token) is None
+
+
+def test_the_limit_is_checked_by_the_service_itself(owner: User) -> None:
+    for _ in range(FEEDS_PER_USER):
+        feed_create(user=owner)
+
+    with pytest.raises(ValidationError):
+        feed_create(user=owner)
+
+    assert feeds_of(user=owner).count() == FEEDS_PER_USER
+
+
+def test_revoke_touches_only_the_given_users_feed(owner: User, other: User) -> None:
+    created = feed_create(user=owner)
+
+    assert feed_revoke(user=other, feed_id=created.feed.pk) is False
+    assert feed_for_token(token=created.token) is not None
+    assert feed_revoke(user=owner, feed_id=created.feed.pk) is True
+    assert feed_for_token(token=created.token) is None
+
+
+def test_feed_used_writes_last_used_only_when_a_minute_old(owner: User) -> None:
+    created = feed_create(user=owner)
+    now = timezone.now()
+    access = feed_for_token(token=created.token)
+    assert access is not None
+
+    feed_used(access=access, now=now)
+    access = feed_for_token(token=created.token)
+    assert access is not None
+    feed_used(access=access, now=now + timedelta(seconds=59))
+    assert Feed.objects.get().last_used == now
+
+    feed_used(access=access, now=now + timedelta(minutes=1))
+    assert Feed.objects.get().last_used == now + timedelta(minutes=1)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_racing_creates_cannot_pass_the_limit(owner: User) -> None:
+    """Real concurrency on PostgreSQL: the user's row lock makes count-then-insert atomic.
+
+    (SQLite's in-memory test database cannot be shared by threads; there, each create is one
+    IMMEDIATE transaction, which takes the database's write lock before counting.)
+    """
+    for _ in range(FEEDS_PER_USER - 1):
+        feed_create(user=owner)
+    contenders = 4
+    barrier = threading.Barrier(contenders)
+    outcomes: list[str] = []
+
+    def contend() -> None:
+        barrier.wait()
+        try:
+            feed_create(user=owner)
+            outcomes.append("created")
+        except ValidationError:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=contend) for _ in range(contenders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["created", "refused", "refused", "refused"]
+    assert Feed.objects.filter(user=owner).count() == FEEDS_PER_USER
