@@ -1,0 +1,1 @@
+"""Small programs beside the task service, showing how others use it."""

@@ -1,0 +1,1 @@
+"""A second service that trusts the task service's access tokens (see README.md)."""

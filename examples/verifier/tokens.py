@@ -1,0 +1,114 @@
+"""Verifying the task service's access tokens with the keys it publishes.
+
+The same checks the task service makes of its own tokens (tokens/codec.py), made here from
+the outside: the header first, so that a token no key could verify costs no fetch of the
+keys; then the signature with the one algorithm of the key the token names (RFC 8725
+§3.1); then the claims. An access token is typed twice by its issuer, by the ``typ``
+header (``at+jwt``, RFC 9068 §2.1) and by the ``token_use`` claim, and both are checked, so
+that a refresh token, which lives two weeks, can never stand in for one (RFC 8725 §3.11).
+
+What this cannot check is revocation: a logged-out session's access token stays valid here
+until it expires (JWT_ACCESS_TTL at the issuer, five minutes by default). A service that
+needs more asks the issuer's ``POST /auth/token/verify/`` instead, and requires
+``"token_use": "access"`` in its answer (that endpoint vouches for refresh tokens too).
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from examples.verifier.jwks import ALGORITHM_KEYS, JwksCache
+
+ACCESS_TOKEN_TYPE = "at+jwt"
+REQUIRED_CLAIMS = ["iss", "aud", "sub", "exp", "nbf", "iat", "jti", "token_use"]
+MAX_TOKEN_BYTES = 8192
+# Headers that would let a token choose its own verification key (RFC 8725 §3.10): refused.
+FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c"})
+
+
+class TokenRefused(Exception):
+    """The token must not be accepted. The message is safe to show to the client."""
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    subject: str
+    key_id: str
+    claims: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class AccessTokenVerifier:
+    keys: JwksCache
+    issuer: str
+    audience: str
+    leeway: float = 30.0  # seconds of clock difference allowed on exp, nbf and iat
+
+    def verify(self, token: str) -> AccessToken:
+        """The verified access token, or TokenRefused (KeysUnavailable if no keys can be had)."""
+        if len(token) > MAX_TOKEN_BYTES:
+            raise TokenRefused("The token is too large.")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise TokenRefused("The token is malformed.") from exc
+        if FORBIDDEN_HEADERS & header.keys():
+            raise TokenRefused("The token names its own key, which is never trusted.")
+        if "crit" in header:
+            # RFC 7515 §4.1.11: we understand no extensions, so any critical one is refused.
+            raise TokenRefused("The token has critical extensions we do not understand.")
+        if header.get("alg") not in ALGORITHM_KEYS:
+            raise TokenRefused("The token's algorithm is not accepted.")
+        if header.get("typ") != ACCESS_TOKEN_TYPE:
+            raise TokenRefused("This is not an access token.")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise TokenRefused("The token does not name its key.")
+        key = self.keys.key(kid)
+        if key is None:
+            raise TokenRefused("The token was not signed by any key the issuer publishes.")
+        if header["alg"] != key.algorithm:
+            raise TokenRefused("The token's algorithm does not match its key.")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.public_key,
+                algorithms=[key.algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": REQUIRED_CLAIMS},
+            )
+        except jwt.PyJWTError as exc:
+            raise TokenRefused(describe(exc)) from exc
+        except Exception as exc:  # hostile input must end in a refusal, whatever parser corner it reaches
+            raise TokenRefused("The token is malformed.") from exc
+        for name in ("exp", "nbf", "iat"):
+            # RFC 7519 §2: a NumericDate is a JSON number; PyJWT int()s these, so "123" and true pass it.
+            value = claims[name]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TokenRefused(f"The token's {name!r} claim is not a number.")
+        if claims["token_use"] != "access":
+            raise TokenRefused("This is not an access token.")
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not subject:
+            raise TokenRefused("The token's subject is malformed.")
+        return AccessToken(subject=subject, key_id=kid, claims=claims)
+
+
+def describe(exc: jwt.PyJWTError) -> str:
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        return "The token has expired."
+    if isinstance(exc, jwt.ImmatureSignatureError):
+        return "The token is not valid yet."
+    if isinstance(exc, jwt.InvalidAudienceError):
+        return "The token is not meant for this service."
+    if isinstance(exc, jwt.InvalidIssuerError):
+        return "The token was issued by someone else."
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return f"The token lacks the {exc.claim!r} claim."
+    if isinstance(exc, jwt.InvalidSignatureError):
+        return "The token's signature is invalid."
+    return "The token is malformed."

@@ -1,0 +1,82 @@
+"""The verifier's token checks, with a key set served by an httpx mock transport."""
+
+import time
+
+import httpx
+import pytest
+
+from examples.verifier.jwks import JwksCache
+from examples.verifier.tokens import AccessTokenVerifier, TokenRefused
+from tests.examples.jose import AUDIENCE, DROP, ISSUER, REFUSED, Forge, Signer, b64url_json, parts, unsigned
+
+SIGNER = Signer.generate("rsa-1")
+
+
+class Issuer:
+    def __init__(self) -> None:
+        self.fetches = 0
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.fetches += 1
+        return httpx.Response(200, json={"keys": [SIGNER.jwk()]})
+
+
+@pytest.fixture
+def issuer() -> Issuer:
+    return Issuer()
+
+
+@pytest.fixture
+def verifier(issuer: Issuer) -> AccessTokenVerifier:
+    keys = JwksCache("https://issuer.example/jwks", transport=httpx.MockTransport(issuer.handle))
+    return AccessTokenVerifier(keys=keys, issuer=ISSUER, audience=AUDIENCE, leeway=30)
+
+
+def test_an_access_token_of_the_issuer_is_accepted(verifier: AccessTokenVerifier) -> None:
+    token = verifier.verify(SIGNER.sign(sub="7"))
+    assert (token.subject, token.key_id, token.claims["aud"]) == ("7", "rsa-1", AUDIENCE)
+
+
+def test_an_audience_list_holding_ours_is_accepted(verifier: AccessTokenVerifier) -> None:
+    # RFC 7519 §4.1.3: aud may be an array; the token is for us if we are in it.
+    assert verifier.verify(SIGNER.sign(aud=["another-api", AUDIENCE])).subject == "42"
+
+
+def test_clock_skew_within_the_leeway_is_allowed(verifier: AccessTokenVerifier) -> None:
+    now = int(time.time())
+    assert verifier.verify(SIGNER.sign(iat=now - 320, nbf=now - 320, exp=now - 20)).subject == "42"
+    assert verifier.verify(SIGNER.sign(iat=now + 20, nbf=now + 20, exp=now + 320)).subject == "42"
+
+
+@pytest.mark.parametrize(("forge", "reason"), REFUSED.values(), ids=REFUSED.keys())
+def test_a_forged_or_misused_token_is_refused(
+    verifier: AccessTokenVerifier, forge: Forge, reason: str
+) -> None:
+    with pytest.raises(TokenRefused) as refused:
+        verifier.verify(forge(SIGNER, SIGNER.sign()))
+    assert str(refused.value) == reason
+
+
+def test_an_algorithm_other_than_the_keys_is_refused(verifier: AccessTokenVerifier) -> None:
+    # ES256 is an algorithm we accept, but not this key's: the key's alg decides (RFC 8725 §3.1).
+    header, claims, signature = parts(SIGNER.sign())
+    token = f"{b64url_json({**header, 'alg': 'ES256'})}.{b64url_json(claims)}.{signature}"
+    with pytest.raises(TokenRefused, match="does not match its key"):
+        verifier.verify(token)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param(unsigned(SIGNER.sign()), id="alg none"),
+        pytest.param(SIGNER.sign(headers={"kid": DROP}), id="no kid"),
+        pytest.param(SIGNER.sign(typ="refresh+jwt", token_use="refresh"), id="a refresh token"),
+        pytest.param("x" * 9000, id="too large"),
+    ],
+)
+def test_a_token_refused_by_its_header_costs_no_fetch(
+    verifier: AccessTokenVerifier, issuer: Issuer, token: str
+) -> None:
+    with pytest.raises(TokenRefused):
+        verifier.verify(token)
+    assert issuer.fetches == 0
