@@ -8,7 +8,7 @@ export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 SOAK_SECONDS ?= 300
 PIP_COMPILE := $(PY) -m piptools compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
 
-.PHONY: help run test test-bench test-soak lint types check-migrations schema pytest pytest-sqlite pytest-services fuzz fmt bench bench-scale bench-smoke soak soak-short lock clean
+.PHONY: help run test test-bench test-soak lint types check-migrations schema pytest pytest-sqlite pytest-services fuzz fmt bench bench-scale bench-smoke soak soak-short lock clean browser-deps
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -57,8 +57,13 @@ schema: $(VENV)/.dev  ## generate and validate the OpenAPI document; warnings fa
 
 pytest: pytest-sqlite pytest-services  ## the test suite on SQLite, then again on PostgreSQL and Redis
 
-pytest-sqlite: $(VENV)/.dev  ## the test suite on the embedded default (SQLite, local-memory cache)
+pytest-sqlite: $(VENV)/.dev browser-deps  ## the test suite on the embedded default (SQLite, local-memory cache)
 	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest -n 2
+
+# The browser tests (tests/browser/) drive Debian's chromium, installed here when missing (root
+# and apt). Where it cannot be, they skip with a message; under CI=true they fail.
+browser-deps:  ## install Debian's chromium and chromium-driver for the browser tests (a no-op when present)
+	@scripts/browser_deps.sh || [ "$$CI" != "true" ]
 
 # Under CI=true an unreachable PostgreSQL or Redis fails the run; elsewhere it is skipped, loudly.
 pytest-services: $(VENV)/.dev  ## the test suite on PostgreSQL and Redis (TEST_DATABASE_URL, TEST_REDIS_URL)
@@ -102,4 +107,4 @@ lock: $(VENV)/.dev  ## re-pin requirements*.lock from pyproject.toml
 	$(PIP_COMPILE) --extra dev -o requirements-dev.lock pyproject.toml
 
 clean:  ## remove the virtualenv and caches (keeps var/: data and keys)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -33,6 +33,12 @@ class AwareDateTimeField(serializers.DateTimeField):
         "naive": "Give a timezone offset, e.g. 2016-10-18T19:12:01Z or 2016-10-18T21:12:01+02:00.",
     }
 
+    def __init__(self, **kwargs: Any) -> None:
+        # The browsable API's HTML form: a datetime-local input holds no offset, so every
+        # value it sent would be refused as naive. A text input takes the offset too.
+        kwargs.setdefault("style", {"input_type": "text", "placeholder": "2016-10-18T19:12:01Z"})
+        super().__init__(**kwargs)
+
     def to_internal_value(self, value: Any) -> Any:
         if isinstance(value, str):
             try:
