@@ -19,6 +19,8 @@ from rest_framework.request import Request
 COLUMNS = ("id", "title", "person_id", "due_to", "completed", "created", "updated")
 DATETIMES = ("due_to", "created", "updated")
 _prefixes: dict[str, tuple[str, str]] = {}
+# Hosts come from the client: with ALLOWED_HOSTS = ["*"] the cache could be grown without end.
+_MAX_ORIGINS = 64
 
 
 def _sqlite_iso(name: str) -> Expression:
@@ -51,6 +53,8 @@ class TaskLinks:
         origin = f"{request.scheme}://{request.get_host()}{get_script_prefix()}"
         prefixes = _prefixes.get(origin)
         if prefixes is None:
+            if len(_prefixes) >= _MAX_ORIGINS:
+                _prefixes.clear()
             prefixes = _prefixes[origin] = (
                 request.build_absolute_uri(reverse("task-list")),
                 request.build_absolute_uri(reverse("user-list")),
