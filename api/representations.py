@@ -166,7 +166,13 @@ def schema_without_format_override(result: dict[str, Any], generator: Any, **kwa
                 kept = [
                     parameter
                     for parameter in operation["parameters"]
-                    if not (parameter.get("in") == "query" and parameter.get("name") == name)
+                    # An operation's own ``format`` (GET /tasks/export/: the archive's) is kept:
+                    # drf-spectacular's automatic one is the one without a description.
+                    if not (
+                        parameter.get("in") == "query"
+                        and parameter.get("name") == name
+                        and "description" not in parameter
+                    )
                 ]
                 if kept:
                     operation["parameters"] = kept

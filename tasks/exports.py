@@ -1,0 +1,364 @@
+"""A person's tasks as one archive of ``tasks.json``, ``tasks.csv`` and ``tasks.ics``, made
+while it is sent.
+
+Nothing is held whole and nothing goes to disk: every member is written from rows read
+``ROWS_PER_FETCH`` at a time in id order, the archive compresses what it is given, and each
+compressed piece goes to the client as soon as there is one. Memory stays flat however
+many tasks there are (tests/tasks/test_export.py exports 100,000).
+
+The members:
+- ``tasks.json``: a JSON array of the tasks, each exactly as ``GET /tasks/{id}/`` answers it.
+- ``tasks.csv``: RFC 4180 (comma separated, CRLF line ends, quoted where needed), UTF-8
+  without a byte order mark, a header row, then one task per row with the task JSON's
+  fields as columns (``completed`` is ``true`` or ``false``). ``POST /tasks/import/`` reads
+  it back. A title that a spreadsheet would run as a formula (one starting with ``=``,
+  ``+``, ``-``, ``@``, a tab or a carriage return) is written with a ``'`` in front, which
+  spreadsheets take as "this cell is text" (OWASP's advice against CSV injection); so
+  that the import can undo it exactly, a title already starting with ``'`` gets one more.
+  The import removes one leading ``'`` from every title.
+- ``tasks.ics``: the tasks as RFC 5545 VTODOs, the same bytes tasks.calendar writes.
+"""
+
+import csv
+import gzip
+import io
+import tarfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zipfile import ZIP_DEFLATED
+
+import orjson
+from django.db import connection, transaction
+from django.db.models import Expression, F, Func, TextField
+from zipstream import ZipStream
+
+from api.renderers import ORJSONRenderer
+from tasks import reads
+from tasks.calendar import calendar_chunks, task_todo, task_uid
+from tasks.models import Task
+from tasks.reads import TaskLinks
+from users.models import User
+
+ROWS_PER_FETCH = 500
+# Members are handed to the archive in pieces of about this size: small enough to keep
+# memory flat, large enough that the compressors and the server are not called per task.
+PIECE_BYTES = 64 * 1024
+
+CSV_COLUMNS = ("url", "id", "title", "person", "due_to", "completed", "created", "updated")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TEXT_MARK = "'"
+
+
+def csv_title(title: str) -> str:
+    """The title as tasks.csv writes it: see the module's docstring."""
+    if title.startswith(FORMULA_STARTS) or title.startswith(TEXT_MARK):
+        return TEXT_MARK + title
+    return title
+
+
+def csv_title_read(cell: str) -> str:
+    """The title a tasks.csv cell stands for: the inverse of csv_title()."""
+    return cell[1:] if cell.startswith(TEXT_MARK) else cell
+
+
+# Members: each a name and a function that writes the member afresh from the database
+# every time it is called (the tar writer needs two passes, see tar_gz_chunks()).
+Member = tuple[str, Callable[[], Iterator[bytes]]]
+
+
+def task_rows(*, person: User, links: TaskLinks) -> Iterator[dict[str, Any]]:
+    """The person's own tasks as task JSON, in id order, read a chunk of rows at a time.
+
+    Staff too export only their own tasks: an export is a person's copy of their tasks,
+    and it is what their import takes back.
+    """
+    rows = (
+        Task.objects.filter(person=person)
+        .order_by("id")
+        .values_list(*_select())
+        .iterator(chunk_size=ROWS_PER_FETCH)
+    )
+    for cells in rows:
+        yield links.task_from_cells(cells)
+
+
+def _postgresql_iso(name: str) -> Expression:
+    # The task JSON's text of an instant, written by PostgreSQL: "2016-10-18T19:12:01Z", with
+    # ".ffffff" before the Z only when there is a fraction (as DRF writes it). Django's
+    # psycopg loader parses every timestamptz in Python: three per row were half the time
+    # of a large export, only to be written back as this text.
+    return Func(
+        F(name),
+        template="to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
+        "CASE WHEN date_trunc('second', %(expressions)s) = %(expressions)s THEN '' "
+        "ELSE to_char(%(expressions)s AT TIME ZONE 'UTC', '.US') END || 'Z'",
+        output_field=TextField(),
+    )
+
+
+def _select() -> list[str | Expression]:
+    """reads.select(), with PostgreSQL writing the instants' text as SQLite does there."""
+    if connection.vendor == "postgresql":
+        return [_postgresql_iso(name) if name in reads.DATETIMES else name for name in reads.COLUMNS]
+    return reads.select()
+
+
+def pieces(parts: Iterable[bytes]) -> Iterator[bytes]:
+    """``parts`` joined into pieces of at least PIECE_BYTES (the last may be smaller)."""
+    pending: list[bytes] = []
+    size = 0
+    for part in parts:
+        pending.append(part)
+        size += len(part)
+        if size >= PIECE_BYTES:
+            yield b"".join(pending)
+            pending.clear()
+            size = 0
+    if pending:
+        yield b"".join(pending)
+
+
+def json_parts(tasks: Iterable[Mapping[str, Any]]) -> Iterator[bytes]:
+    """A JSON array written one task at a time, each task by the API's own renderer."""
+    render = ORJSONRenderer().render
+    separator = b"["
+    for task in tasks:
+        yield separator + render(task)
+        separator = b","
+    yield b"]" if separator == b"," else b"[]"
+
+
+def _text(instant: datetime | str) -> str:
+    """An instant as the task JSON writes it (SQLite's rows already carry that text)."""
+    if isinstance(instant, str):
+        return instant
+    return orjson.dumps(instant, option=orjson.OPT_UTC_Z).decode()[1:-1]
+
+
+def csv_parts(tasks: Iterable[Mapping[str, Any]]) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)  # the csv module's default dialect is RFC 4180's
+    writer.writerow(CSV_COLUMNS)
+    for task in tasks:
+        writer.writerow(
+            (
+                task["url"],
+                task["id"],
+                csv_title(task["title"]),
+                task["person"],
+                _text(task["due_to"]),
+                "true" if task["completed"] else "false",
+                _text(task["created"]),
+                _text(task["updated"]),
+            )
+        )
+        if buffer.tell() >= PIECE_BYTES:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+# tasks.ics. tasks.calendar writes a VTODO through icalendar's object model: about 200 us a
+# task, four times that while tracemalloc watches, so most of a large export's time (100,000
+# tasks: 20 s, and twice that for a tar). Most tasks need none of what that model is for
+# (escaping, folding, replacing control characters): those VTODOs are written here
+# directly, and every other one goes through task_todo(). tests/tasks/test_export.py holds
+# the result to tasks.calendar's bytes.
+
+_ESCAPED = frozenset("\\;,")
+FOLD_AT = 75  # octets; icalendar folds a content line this long or longer (RFC 5545 §3.1)
+
+
+def _stamp(instant: datetime | str) -> str:
+    """An instant as an RFC 5545 UTC date-time, ``20161018T191201Z``, as icalendar writes it
+    (seconds, no fraction); from the task JSON's ``2016-10-18T19:12:01[.ffffff]Z``."""
+    text = instant if isinstance(instant, str) else _text(instant)
+    if not text.endswith("Z"):  # another offset: only a client's text could have one
+        text = _text(datetime.fromisoformat(text).astimezone(UTC))
+    return text[:19].replace("-", "").replace(":", "") + "Z"
+
+
+def _plain_line(name: str, value: str) -> str | None:
+    """``NAME:value`` and its CRLF when icalendar would write the line so, unescaped and
+    unfolded; else None.
+
+    That is: only printable characters (no line break, no control character, which
+    tasks.calendar replaces) other than the three TEXT escapes, on a line too short to fold.
+    """
+    line = f"{name}:{value}"
+    if value.isprintable() and _ESCAPED.isdisjoint(value) and len(line.encode()) < FOLD_AT:
+        return line + "\r\n"
+    return None
+
+
+def vtodo(task: Mapping[str, Any]) -> bytes:
+    """``task_todo(task).to_ical()``, faster for the tasks that need no escaping or folding."""
+    summary = _plain_line("SUMMARY", task["title"])
+    uid = _plain_line("UID", task_uid(task["id"]))
+    url = _plain_line("URL", task["url"]) if task.get("url") else ""
+    if summary is None or uid is None or url is None:
+        return task_todo(task).to_ical()
+    updated = _stamp(task["updated"])
+    status = "COMPLETED" if task["completed"] else "NEEDS-ACTION"
+    # icalendar's order: properties sorted by name.
+    return (
+        f"BEGIN:VTODO\r\nCREATED:{_stamp(task['created'])}\r\nDTSTAMP:{updated}\r\n"
+        f"DUE:{_stamp(task['due_to'])}\r\nLAST-MODIFIED:{updated}\r\nSTATUS:{status}\r\n"
+        f"{summary}{uid}{url}END:VTODO\r\n"
+    ).encode()
+
+
+def ics_parts(tasks: Iterable[Mapping[str, Any]], *, name: str) -> Iterator[bytes]:
+    """tasks.calendar's calendar_chunks(), with the VTODOs of vtodo()."""
+    start, end = calendar_chunks((), name=name)
+    yield start
+    for task in tasks:
+        yield vtodo(task)
+    yield end
+
+
+def task_members(*, person: User, links: TaskLinks) -> list[Member]:
+    def rows() -> Iterator[dict[str, Any]]:
+        return task_rows(person=person, links=links)
+
+    return [
+        ("tasks.json", lambda: pieces(json_parts(rows()))),
+        ("tasks.csv", lambda: pieces(csv_parts(rows()))),
+        ("tasks.ics", lambda: pieces(ics_parts(rows(), name=f"Tasks of {person.get_username()}"))),
+    ]
+
+
+@contextmanager
+def snapshot() -> Iterator[None]:
+    """One view of the database for the whole archive, whatever is written meanwhile.
+
+    The members are read one after the other (and twice each for a tar): without it, a task
+    changed during the export would differ between tasks.json and tasks.csv, and a tar
+    member would no longer have the size its header announced. PostgreSQL: a read-only
+    REPEATABLE READ transaction. SQLite: a DEFERRED transaction, begun by hand because this
+    project's atomic() begins IMMEDIATE ones, which would take the write lock for as long
+    as the client downloads; in WAL mode a reader holds no lock writers wait for.
+    """
+    if connection.in_atomic_block:  # already inside one transaction (a test's, or a caller's)
+        yield
+        return
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+        return
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("BEGIN DEFERRED")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("COMMIT")  # read only: nothing to commit, it ends the snapshot
+
+
+def zip_chunks(members: Sequence[Member], *, modified: datetime) -> Iterator[bytes]:
+    """A zip made by zipstream-ng as it is read; each member's data is read once, as the zip
+    is written (sizes and checksums follow each member in a data descriptor). zipstream-ng
+    dates each member itself, when it writes it."""
+    archive = ZipStream(compress_type=ZIP_DEFLATED, compress_level=6)
+    for name, write in members:
+        archive.add(write(), arcname=name)
+    yield from archive
+
+
+class _Drain(io.RawIOBase):
+    """Where the gzip writer puts its output until the next chunk is handed out."""
+
+    def __init__(self) -> None:
+        self.pending = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.pending += data
+        return len(data)
+
+    def take(self) -> bytes:
+        taken = bytes(self.pending)
+        self.pending.clear()
+        return taken
+
+
+class ExportChanged(RuntimeError):
+    """A member's second pass did not match its first: the archive cannot be finished."""
+
+
+def tar_gz_chunks(members: Sequence[Member], *, modified: datetime) -> Iterator[bytes]:
+    """A POSIX (pax) tar, gzip-compressed, made as it is read.
+
+    A tar header states the member's size before its data, and the size of tasks.json is
+    known only once it is written. Holding a member to measure it (in memory or in a
+    temporary file) would grow with the number of tasks; so each member is written twice
+    from the database, once to count its bytes and once to send them, both inside one
+    snapshot() so that the two passes are the same bytes. That costs a second read and a
+    second rendering of every task, which is cheap beside what it saves.
+
+    Headers come from tarfile (TarInfo.tobuf); the data is written here rather than with
+    TarFile.addfile(), which copies a member's whole data in one call, with no moment to
+    hand the compressed output on: the buffer would hold the whole member.
+    """
+    out = _Drain()
+    offset = 0
+    with gzip.GzipFile(
+        fileobj=out, mode="wb", compresslevel=6, mtime=int(modified.timestamp())
+    ) as compressed:
+        for name, write in members:
+            size = sum(len(chunk) for chunk in write())
+            info = tarfile.TarInfo(name)
+            info.size = size
+            info.mtime = int(modified.timestamp())
+            info.mode = 0o644
+            header = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+            compressed.write(header)
+            sent = 0
+            for chunk in write():
+                compressed.write(chunk)
+                sent += len(chunk)
+                if len(out.pending) >= PIECE_BYTES:
+                    yield out.take()
+            if sent != size:
+                raise ExportChanged(f"{name}: {size} bytes counted, {sent} written")
+            padding = -size % tarfile.BLOCKSIZE
+            compressed.write(tarfile.NUL * padding)
+            offset += len(header) + size + padding
+        # The end of the archive: two zero blocks, then zeros to a whole record (as tarfile's close).
+        end = 2 * tarfile.BLOCKSIZE
+        end += -(offset + end) % tarfile.RECORDSIZE
+        compressed.write(tarfile.NUL * end)
+    yield out.take()
+
+
+@dataclass(frozen=True)
+class Archive:
+    extension: str
+    media_type: str
+    chunks: Callable[..., Iterator[bytes]]
+
+
+ARCHIVES = {
+    "zip": Archive("zip", "application/zip", zip_chunks),
+    "tar.gz": Archive("tar.gz", "application/gzip", tar_gz_chunks),
+}
+
+
+def task_archive(*, person: User, links: TaskLinks, archive: Archive, modified: datetime) -> Iterator[bytes]:
+    """The archive of the person's tasks, as chunks of bytes made when they are asked for."""
+    members = task_members(person=person, links=links)
+    with snapshot():
+        for chunk in archive.chunks(members, modified=modified):
+            if chunk:
+                yield chunk
