@@ -1,16 +1,15 @@
 """feeds.services and feeds.selectors: what a feed is, whatever door it is used through."""
 
-import threading
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.utils import timezone
 
 from feeds.models import Feed, token_digest
 from feeds.selectors import TOKEN_SHAPE, feed_for_token, feeds_of
 from feeds.services import FEEDS_PER_USER, feed_create, feed_revoke, feed_used
+from tests.concurrency import at_once
 from users.models import User
 
 
@@ -85,25 +84,15 @@ def test_racing_creates_cannot_pass_the_limit(owner: User) -> None:
     """
     for _ in range(FEEDS_PER_USER - 1):
         feed_create(user=owner)
-    contenders = 4
-    barrier = threading.Barrier(contenders)
-    outcomes: list[str] = []
 
-    def contend() -> None:
-        barrier.wait()
+    def attempt(n: int) -> str:
         try:
             feed_create(user=owner)
-            outcomes.append("created")
         except ValidationError:
-            outcomes.append("refused")
-        finally:
-            connection.close()
+            return "refused"
+        return "created"
 
-    threads = [threading.Thread(target=contend) for _ in range(contenders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = at_once(attempt, 4)
 
-    assert sorted(outcomes) == ["created", "refused", "refused", "refused"]
+    assert outcomes == ["created", "refused", "refused", "refused"]
     assert Feed.objects.filter(user=owner).count() == FEEDS_PER_USER

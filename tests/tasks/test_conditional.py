@@ -1,13 +1,12 @@
 """ETags and conditional requests on tasks (RFC 9110 §13): no lost updates."""
 
-import threading
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from tasks.models import Task
+from tests.concurrency import at_once
 from tests.conftest import client_for
 from users.models import User
 
@@ -79,25 +78,12 @@ def test_created_and_changed_tasks_carry_their_etag(owner_client: APIClient) -> 
 
 def race_updates(owner: User, task_id: int, tag: str, contenders: int) -> list[int]:
     """Clients in threads, each with its own connection, PATCH with the same If-Match at once."""
-    barrier = threading.Barrier(contenders)
-    codes: list[int] = []
+    clients = [client_for(owner) for _ in range(contenders)]
 
-    def contend(n: int) -> None:
-        client = client_for(owner)
-        barrier.wait()
-        try:
-            codes.append(
-                client.patch(f"/tasks/{task_id}/", {"title": f"writer {n}"}, HTTP_IF_MATCH=tag).status_code
-            )
-        finally:
-            connection.close()
+    def attempt(n: int) -> int:
+        return clients[n].patch(f"/tasks/{task_id}/", {"title": f"writer {n}"}, HTTP_IF_MATCH=tag).status_code
 
-    threads = [threading.Thread(target=contend, args=(n,)) for n in range(contenders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sorted(codes)
+    return at_once(attempt, contenders)
 
 
 @pytest.mark.postgres

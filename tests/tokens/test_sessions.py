@@ -1,14 +1,13 @@
 """Sessions: one per login, refresh rotation with reuse detection, logout, instant revocation."""
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import jwt
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
+from tests.concurrency import at_once
 from tests.conftest import PASSWORD
 from tokens.codec import InvalidToken
 from tokens.models import Session
@@ -185,25 +184,15 @@ def test_with_the_cache_down_tokens_are_checked_against_the_database(
 
 def race(token: str, contenders: int) -> list[str]:
     """``contenders`` threads, each with its own connection, refresh with ``token`` at once."""
-    barrier = threading.Barrier(contenders)
-    outcomes: list[str] = []
 
-    def contend() -> None:
-        barrier.wait()
+    def attempt(n: int) -> str:
         try:
             refresh_rotate(refresh=token)
-            outcomes.append("rotated")
         except InvalidToken:
-            outcomes.append("refused")
-        finally:
-            connection.close()
+            return "refused"
+        return "rotated"
 
-    threads = [threading.Thread(target=contend) for _ in range(contenders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sorted(outcomes)
+    return at_once(attempt, contenders)
 
 
 @pytest.mark.postgres
