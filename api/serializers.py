@@ -8,6 +8,16 @@ from rest_framework import serializers
 FORM_MACHINERY = frozenset({"csrfmiddlewaretoken", "_method", "_content", "_content_type"})
 
 
+class TextField(serializers.CharField):
+    """A string and nothing else, as the schema says: DRF's CharField would take 0 or true and
+    store "0" or "True". (Form and XML bodies carry only text, so they are unaffected.)"""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
 class StrictFieldsMixin(serializers.Serializer):
     """Refuse fields the serializer does not know, instead of silently dropping them.
 

@@ -1,20 +1,9 @@
-from typing import Any
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.serializers import StrictFieldsMixin
+from api.serializers import StrictFieldsMixin, TextField
 from feeds.models import Feed
-
-
-class TextField(serializers.CharField):
-    """A JSON string and nothing else: DRF's CharField would store 0 or true as "0" or "True"."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class FeedCreateSerializer(StrictFieldsMixin, serializers.Serializer):

@@ -1,7 +1,7 @@
 from django.db.models import QuerySet
 from rest_framework import serializers
 
-from api.serializers import AwareDateTimeField, StrictFieldsMixin
+from api.serializers import AwareDateTimeField, StrictFieldsMixin, TextField
 from users.models import User
 
 
@@ -28,7 +28,7 @@ class TaskSerializer(StrictFieldsMixin, serializers.Serializer):
 
     url = serializers.HyperlinkedIdentityField(view_name="task-detail")
     id = serializers.IntegerField(read_only=True)
-    title = serializers.CharField(max_length=100, help_text="1 to 100 characters.")
+    title = TextField(max_length=100, help_text="1 to 100 characters.")
     person = AssignablePersonField(
         view_name="user-detail",
         required=False,

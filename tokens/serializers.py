@@ -1,13 +1,13 @@
 from rest_framework import serializers
 
-from api.serializers import StrictFieldsMixin
+from api.serializers import StrictFieldsMixin, TextField
 
 
 class LoginSerializer(StrictFieldsMixin, serializers.Serializer):
     """A username and a password, to trade for a token pair."""
 
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=1024, trim_whitespace=False, style={"input_type": "password"})
+    username = TextField(max_length=150)
+    password = TextField(max_length=1024, trim_whitespace=False, style={"input_type": "password"})
 
 
 class TokenPairSerializer(serializers.Serializer):
@@ -22,13 +22,13 @@ class RefreshSerializer(StrictFieldsMixin, serializers.Serializer):
 
     # No length limit here: an oversized token is refused by the token checks, with a 401
     # like any other bad token (the request body limit still bounds it).
-    refresh = serializers.CharField()
+    refresh = TextField()
 
 
 class VerifySerializer(StrictFieldsMixin, serializers.Serializer):
     """A token to check, access or refresh."""
 
-    token = serializers.CharField()  # see RefreshSerializer
+    token = TextField()  # see RefreshSerializer
 
 
 class VerifiedSerializer(serializers.Serializer):

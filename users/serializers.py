@@ -1,15 +1,22 @@
 from typing import Any
 
+from django.db import models
 from rest_framework import serializers
 
-from api.serializers import StrictFieldsMixin
+from api.serializers import StrictFieldsMixin, TextField
 from users.models import User
 
 
 class UserSerializer(StrictFieldsMixin, serializers.HyperlinkedModelSerializer):
     """A user account; no answer ever carries its password or the hash of it."""
 
-    password = serializers.CharField(
+    # username, first_name, last_name: strings only, as the schema says.
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: TextField,
+    }
+
+    password = TextField(
         write_only=True,
         max_length=1024,
         trim_whitespace=False,
@@ -62,8 +69,8 @@ class UserChangeSerializer(UserSerializer):
 class PasswordChangeSerializer(StrictFieldsMixin, serializers.Serializer):
     """The caller's current password, and the new one."""
 
-    old_password = serializers.CharField(max_length=1024, trim_whitespace=False)
-    new_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    old_password = TextField(max_length=1024, trim_whitespace=False)
+    new_password = TextField(max_length=1024, trim_whitespace=False)
 
 
 class ActivationSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -71,4 +78,4 @@ class ActivationSerializer(StrictFieldsMixin, serializers.Serializer):
 
     # Generous on purpose: anything longer than a real token is still a 401 (not ours),
     # not a 400, so a JWT sent here is refused like any other wrong token.
-    token = serializers.CharField(max_length=8192, help_text="The token from the activation email.")
+    token = TextField(max_length=8192, help_text="The token from the activation email.")
