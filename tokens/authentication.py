@@ -1,6 +1,6 @@
 from typing import Any
 
-from rest_framework import authentication, exceptions
+from rest_framework import HTTP_HEADER_ENCODING, authentication, exceptions
 from rest_framework.request import Request
 
 from tokens import codec
@@ -16,7 +16,13 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
     """``Authorization: Bearer <access token>`` (RFC 6750 §2.1)."""
 
     def authenticate(self, request: Request) -> tuple[User, dict[str, Any]] | None:
-        header = authentication.get_authorization_header(request).split()
+        # From META, not DRF's get_authorization_header(), which maps every request header
+        # first; WSGI hands header values over as latin-1 text (PEP 3333), DRF's encoding too.
+        raw = request.META.get("HTTP_AUTHORIZATION", b"")
+        try:
+            header = (raw.encode(HTTP_HEADER_ENCODING) if isinstance(raw, str) else raw).split()
+        except UnicodeEncodeError as exc:  # past latin-1: only a test client can send these
+            raise exceptions.AuthenticationFailed("The token is malformed.") from exc
         if not header or header[0].lower() != b"bearer":
             return None  # not ours: another scheme, or anonymous
         if len(header) != 2:

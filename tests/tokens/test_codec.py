@@ -441,6 +441,7 @@ def test_token_of_a_deactivated_user_is_refused(owner: User) -> None:
         "Bearer a.b.c extra",
         "Bearer \xff\xfe\xfd",  # raw bytes, as a WSGI server hands them over (latin-1)
         "Bearer \xc3\xa9.\xc3\xa9.\xc3\xa9",  # UTF-8 "é.é.é" seen as latin-1
+        "Bearer \u20ac.\u20ac.\u20ac",  # past latin-1: no WSGI server sends it, a test client can
     ],
 )
 def test_garbage_bearer_value_is_refused(authorization: str) -> None:
@@ -467,3 +468,10 @@ def test_unexpected_parser_error_is_a_401(owner: User, monkeypatch: pytest.Monke
 
 def test_valid_token_with_a_non_ascii_byte_appended_is_refused(owner: User) -> None:
     assert_refused(forge(owner) + "\xe9")
+
+
+def test_authorization_header_given_as_bytes_is_read(owner: User) -> None:
+    # WSGI servers hand over text; a test client or a WSGI wrapper may hand over bytes.
+    response = APIClient().get("/tasks/", HTTP_AUTHORIZATION=f"Bearer {forge(owner)}".encode())
+
+    assert response.status_code == 200, response.content
