@@ -87,6 +87,30 @@ class PageQuery:
         return condition
 
 
+_templates: dict[tuple[str, str], tuple[str, str] | None] = {}
+_MAX_TEMPLATES = 1024  # URLs come from clients: bounded, so memory stays flat
+
+
+def _link_template(url: str, param: str) -> tuple[str, str] | None:
+    """(head, tail) such that ``head + cursor + tail`` is ``replace_query_param(url, param,
+    cursor)``, or None where the URL does not allow it.
+
+    DRF's replace_query_param() parses and re-encodes the whole URL for every link. A
+    cursor is URL-safe base64 text, which URL encoding leaves as it is, so what surrounds it
+    is worked out once per URL, by DRF's own function with a stand-in for the cursor.
+    """
+    if (url, param) in _templates:
+        return _templates[url, param]
+    marker = "0" * 16
+    parts = replace_query_param(url, param, marker).split(f"{param}={marker}")
+    # The stand-in must come out in one place only: a URL may already hold the same text.
+    template = (f"{parts[0]}{param}=", parts[1]) if len(parts) == 2 else None
+    if len(_templates) >= _MAX_TEMPLATES:
+        _templates.clear()
+    _templates[url, param] = template
+    return template
+
+
 class KeysetPagination(BasePagination):
     page_size = 100
     max_page_size = 1000
@@ -184,17 +208,22 @@ class KeysetPagination(BasePagination):
     def link(self, direction: str, values: list[Any] | None) -> str | None:
         if values is None:
             return None
-        url = self.request.build_absolute_uri()
-        return replace_query_param(url, self.cursor_query_param, self.encode_cursor(direction, values))
+        url, cursor = self.request.build_absolute_uri(), self.encode_cursor(direction, values)
+        template = _link_template(url, self.cursor_query_param)
+        if template is None:
+            return replace_query_param(url, self.cursor_query_param, cursor)
+        return template[0] + cursor + template[1]
+
+    def get_paginated_data(self, data: Any) -> dict[str, Any]:
+        """The page's envelope: ``next``, ``previous``, ``results``."""
+        return {
+            "next": self.link("n", self.next_key),
+            "previous": self.link("p", self.previous_key),
+            "results": data,
+        }
 
     def get_paginated_response(self, data: Any) -> Response:
-        return Response(
-            {
-                "next": self.link("n", self.next_key),
-                "previous": self.link("p", self.previous_key),
-                "results": data,
-            }
-        )
+        return Response(self.get_paginated_data(data))
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -1,12 +1,17 @@
 import base64
 import json
+import string
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rest_framework.test import APIClient
+from rest_framework.utils.urls import replace_query_param
 
+from api.pagination import _link_template
 from tasks.models import Task
 from users.models import User
 
@@ -234,3 +239,36 @@ def test_the_users_list_is_paginated_too(owner_client: APIClient) -> None:
     body = owner_client.get("/users/").json()
 
     assert set(body) == {"next", "previous", "results"}
+
+
+# The links: the cursor spliced into a template worked out once per URL must give what DRF's
+# replace_query_param() gives, whatever else the URL holds.
+
+CURSOR_TEXT = st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=1, max_size=80)
+
+
+@given(
+    query=st.lists(
+        st.tuples(
+            st.sampled_from(["cursor", "page_size", "xcursor", "a", "ordering", "c%75rsor"]), st.text()
+        ),
+        max_size=5,
+    ).map(urlencode),
+    raw_tail=st.sampled_from(
+        ["", "&cursor=0000000000000000", "&x=%30%30%30%30%30%30%30%30%30%30%30%30%30%30%30%30"]
+    ),
+    cursors=st.lists(CURSOR_TEXT, min_size=1, max_size=3),
+)
+@settings(max_examples=300, deadline=None)
+def test_links_from_the_template_equal_drfs(query: str, raw_tail: str, cursors: list[str]) -> None:
+    url = f"http://testserver/tasks/?{query}{raw_tail}"
+    for cursor in cursors:  # the first call fills the template, the others use it
+        template = _link_template(url, "cursor")
+        expected = replace_query_param(url, "cursor", cursor)
+        assert (expected if template is None else template[0] + cursor + template[1]) == expected
+
+
+def test_a_url_already_holding_the_stand_in_gets_no_template() -> None:
+    url = "http://testserver/tasks/?xcursor=0000000000000000&page_size=5"
+
+    assert _link_template(url, "cursor") is None
