@@ -195,7 +195,7 @@ vars().update(_email)  # EMAIL_BACKEND, EMAIL_HOST... from EMAIL_URL
 
 AUTH_USER_MODEL = "users.User"
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "users.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",

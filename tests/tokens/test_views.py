@@ -145,7 +145,7 @@ def test_login_refuses_an_oversized_password_before_hashing_it(owner: User, anon
 
 def test_login_with_argon2_hashes(settings: Settings, anon: APIClient) -> None:
     # The only test that pays for the real hasher (conftest swaps in a fast one).
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+    settings.PASSWORD_HASHERS = ["users.hashers.Argon2PasswordHasher"]
     user = User.objects.create_user(username="argon", password=PASSWORD)
 
     assert user.password.startswith("argon2")

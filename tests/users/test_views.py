@@ -67,7 +67,7 @@ def test_sign_up_stores_the_password_hashed(anon: APIClient, db: None) -> None:
 def test_sign_up_hashes_with_argon2_in_production_settings(
     anon: APIClient, db: None, settings: Settings
 ) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+    settings.PASSWORD_HASHERS = ["users.hashers.Argon2PasswordHasher"]
 
     anon.post("/users/", {"username": "newbie", "password": PASSWORD})
 
