@@ -86,15 +86,15 @@ def task_rows(*, person: User, links: TaskLinks) -> Iterator[dict[str, Any]]:
 
 
 def _postgresql_iso(name: str) -> Expression:
-    # The task JSON's text of an instant, written by PostgreSQL: "2016-10-18T19:12:01Z", with
-    # ".ffffff" before the Z only when there is a fraction (as DRF writes it). Django's
-    # psycopg loader parses every timestamptz in Python: three per row were half the time
-    # of a large export, only to be written back as this text.
+    # An instant as UTC text in SQLite's form, "2016-10-18 19:12:01", with ".ffffff" only when
+    # there is a fraction (as DRF writes it): TaskLinks.task_from_cells() takes it from there.
+    # Django's psycopg loader parses every timestamptz in Python: three per row were half the
+    # time of a large export, only to be written back as text.
     return Func(
         F(name),
-        template="to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
+        template="to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || "
         "CASE WHEN date_trunc('second', %(expressions)s) = %(expressions)s THEN '' "
-        "ELSE to_char(%(expressions)s AT TIME ZONE 'UTC', '.US') END || 'Z'",
+        "ELSE to_char(%(expressions)s AT TIME ZONE 'UTC', '.US') END",
         output_field=TextField(),
     )
 

@@ -3,6 +3,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
@@ -18,6 +19,7 @@ from api.conditional import etag, not_modified, require_match
 from api.pagination import KeysetPagination, PageQuery
 from api.renderers import ORJSONRenderer
 from api.representations import XMLRenderer
+from api.responses import negotiated
 from api.schema import ERROR_RESPONSES
 from tasks import reads
 from tasks.filters import TaskFilter
@@ -122,46 +124,45 @@ class TaskViewSet(viewsets.ModelViewSet):
     # Reads: rows straight from the database into JSON (see TaskLinks), and for the plain
     # list and the detail, SQL compiled once per shape (see api/prepared.py).
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
         links = TaskLinks(request)
         if request.query_params.keys() <= PLAIN_LIST_PARAMS:
             rows = self.plain_list_page(request, links)
         else:
             queryset = self.filter_queryset(self.get_queryset()).values(*reads.COLUMNS)
             rows = [links.task(row) for row in self.paginate_queryset(queryset) or []]
-        return self.get_paginated_response(rows)
+        paginator = self.paginator
+        assert isinstance(paginator, KeysetPagination)  # noqa: S101
+        return negotiated(request, paginator.get_paginated_data(rows))
 
     # builtins.list: in this class, list is the list action.
     def plain_list_page(self, request: Request, links: TaskLinks) -> builtins.list[dict[str, Any]]:
         """A page of the caller's tasks in one of the allowed orders, with no filter."""
         caller = request_user(request)
-        chosen = (
-            OrderingFilter().get_ordering(request, Task.objects.none(), self) or Task._meta.ordering or ()
-        )
+        # The class's empty queryset: get_ordering() reads only its model, and a fresh
+        # Task.objects.none() per request would cost a query clone.
+        chosen = OrderingFilter().get_ordering(request, self.queryset, self) or Task._meta.ordering or ()
         paginator = self.paginator
         assert isinstance(paginator, KeysetPagination)  # noqa: S101
 
-        columns = reads.select()
-
         def fetch(page: PageQuery) -> builtins.list[dict[str, Any]]:
             def build(slots: prepared.Slots) -> QuerySet[Any]:
-                return page.apply(visible_tasks(caller, slots), slots).values_list(*columns)
+                return page.apply(visible_tasks(caller, slots), slots).values_list(*reads.select())
 
             shape = ("task-list", caller.is_staff, page.shape)
             found = prepared.rows(shape, build, raw=True, person=caller.pk, **page.slots)
-            return [links.task_from_cells(cells) for cells in found]
+            return links.tasks_from_cells(found)
 
         return paginator.paginate(request, [str(name) for name in chosen], Task, fetch)
 
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
         caller = request_user(request)
         task_id = int(kwargs["pk"])
         if task_id > MAX_ID:
             raise NotFound("No Task matches the given query.")  # past any id: no query to make
-        columns = reads.select()
 
         def build(slots: prepared.Slots) -> QuerySet[Any]:
-            return visible_tasks(caller, slots).filter(pk=slots["id"]).values_list(*columns)[:1]
+            return visible_tasks(caller, slots).filter(pk=slots["id"]).values_list(*reads.select())[:1]
 
         found = prepared.rows(("task-detail", caller.is_staff), build, raw=True, person=caller.pk, id=task_id)
         if not found:
@@ -170,7 +171,7 @@ class TaskViewSet(viewsets.ModelViewSet):
         tag = etag(task["id"], task["updated"])
         if not_modified(request, tag):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
-        return Response(task, headers={"ETag": tag})
+        return negotiated(request, task, headers={"ETag": tag})
 
     # Writes: validated by TaskSerializer, carried out by tasks.services, answered by the
     # read path. A change or a delete with If-Match holds the row locked from the check to

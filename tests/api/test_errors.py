@@ -52,7 +52,7 @@ def test_an_unexpected_failure_is_a_json_500(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("tasks.reads.TaskLinks.task_from_cells", broken)
+    monkeypatch.setattr("tasks.reads.TaskLinks.tasks_from_cells", broken)
     Task.objects.create(person=owner, title="x", due_to="2030-01-01T00:00:00Z")
     owner_client.raise_request_exception = False
     response = owner_client.get("/tasks/")
