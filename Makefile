@@ -42,9 +42,10 @@ test-soak: $(VENV)/.dev
 	elif [ "$$CI" = "true" ]; then echo "FAILED: CI=true needs PostgreSQL and Redis for make soak-short"; exit 1; \
 	else echo "SKIPPED make soak-short: PostgreSQL or Redis is not reachable"; fi
 
-lint: $(VENV)/.dev  ## ruff (lint and format check)
+lint: $(VENV)/.dev  ## ruff (lint and format check) and the import contracts (import-linter)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 types: $(VENV)/.dev  ## mypy with the Django and DRF stubs
 	$(VENV)/bin/mypy .
