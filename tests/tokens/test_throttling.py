@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.http import HttpResponse
+from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -86,3 +88,43 @@ def test_unknown_user_and_wrong_password_take_comparable_time(
 
     unknown, wrong = median_seconds("nobody-at-all"), median_seconds("real")
     assert 0.5 < unknown / wrong < 2.0, (unknown, wrong)
+
+
+# Every door that takes a password counts toward the same limits.
+FULLWIDTH_OWNER = "\uff4f\uff57\uff4e\uff45\uff52"  # "owner" in fullwidth letters; NFKC makes it "owner"
+
+
+def token_login(client: Client, username: str, password: str, address: str) -> HttpResponse:
+    return client.post("/auth/token/", {"username": username, "password": password}, REMOTE_ADDR=address)
+
+
+def logged_in(client: Client, response: HttpResponse) -> bool:
+    """The door let the person in: a token pair, or a session."""
+    return b'"access"' in response.content or "_auth_user_id" in client.session
+
+
+@pytest.mark.parametrize("spelling", [" owner", "owner ", "\towner", "owner\n", "OWNER", FULLWIDTH_OWNER])
+def test_every_spelling_of_an_account_shares_its_counter(
+    spelling: str, owner: User, rates: Callable[..., None]
+) -> None:
+    rates(login_username="3/min")
+    for n in range(3):
+        token_login(Client(), "owner", "wrong-password", f"198.51.100.{n}")
+    client = Client()
+
+    response = token_login(client, spelling, PASSWORD, "198.51.100.9")
+
+    assert response.status_code == 429
+    assert not logged_in(client, response)
+
+
+def test_wrong_old_passwords_count_toward_the_login_limit(
+    owner: User, owner_client: APIClient, rates: Callable[..., None]
+) -> None:
+    rates(login_username="3/min")
+    for _ in range(3):
+        owner_client.post(
+            "/users/me/password/", {"old_password": "wrong", "new_password": "a-new-passphrase-1"}
+        )
+
+    assert token_login(Client(), "owner", PASSWORD, "198.51.100.9").status_code == 429
