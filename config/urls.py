@@ -6,7 +6,7 @@ from rest_framework.routers import SimpleRouter
 from api.views import Router, healthz, readyz
 from tasks.views import TaskViewSet
 from tokens import views as token_views
-from tokens.login_pages import AdminLoginForm, admin_password_change
+from tokens.login_pages import AdminLoginForm, admin_login, admin_password_change
 from users.views import ActivateView, UserViewSet
 
 router = Router()
@@ -36,6 +36,7 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("admin/login/", admin_login),
     path("admin/password_change/", admin.site.admin_view(admin_password_change, cacheable=True)),
     path("admin/", admin.site.urls),
     path("api-auth/", include("tokens.login_pages")),

@@ -1,13 +1,12 @@
 """The HTML pages that take a password: the browsable API's login and the admin's login and
 password change, with their attempts counted like POST /auth/token/'s (tokens.passwords).
 
-A spent limit is a form error; the pages built here answer it with 429 and Retry-After
-(the admin's login page is Django's own view, which answers every refusal with 200).
+A spent limit is a form error, answered with 429 and Retry-After.
 Included at api-auth/ in place of rest_framework.urls: the browsable API's templates
 reverse ``rest_framework:login`` and ``rest_framework:logout``.
 """
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm, AdminPasswordChangeForm
@@ -19,6 +18,8 @@ from django.urls import path, reverse
 
 from tokens.passwords import password_verify
 from tokens.throttling import PasswordAttemptsExceeded, client_address
+
+_Response = TypeVar("_Response", bound=HttpResponseBase)
 
 
 def _refusal(exc: PasswordAttemptsExceeded) -> ValidationError:
@@ -67,7 +68,7 @@ class PasswordChangeForm(AdminPasswordChangeForm):
         return old_password
 
 
-def _too_many(response: HttpResponse, form: Any) -> HttpResponse:
+def _too_many(response: _Response, form: Any) -> _Response:
     throttled = getattr(form, "throttled", None)
     if throttled is not None:
         response.status_code = 429  # RFC 6585 §4
@@ -91,6 +92,13 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     def form_invalid(self, form: Any) -> HttpResponse:
         return _too_many(super().form_invalid(form), form)
+
+
+def admin_login(request: HttpRequest) -> HttpResponseBase:
+    """AdminSite.login (with AdminLoginForm, its login_form), answering a spent limit with 429."""
+    response = admin.site.login(request)
+    context = getattr(response, "context_data", None) or {}
+    return _too_many(response, context.get("form"))
 
 
 def admin_password_change(request: HttpRequest) -> HttpResponseBase:

@@ -40,6 +40,21 @@ def test_a_wrong_password_on_the_login_page_is_refused_as_before(owner: User) ->
     assert b"Please enter a correct username and password" in response.content
 
 
+def test_the_admin_login_still_lets_staff_in_and_only_staff(staff: User, owner: User) -> None:
+    client = Client()
+    assert client.get("/admin/login/").status_code == 200
+
+    refused = client.post("/admin/login/", {"username": "owner", "password": PASSWORD})
+    response = client.post("/admin/login/?next=/admin/", {"username": "staff", "password": PASSWORD})
+
+    assert refused.status_code == 200
+    assert b"Please enter the correct username and password for a staff account" in refused.content
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
+    assert client.session["_auth_user_id"] == str(staff.pk)
+    assert client.get("/admin/login/")["Location"] == reverse("admin:index")  # already in
+
+
 def test_the_admin_password_change_still_changes_the_password(staff: User, staff_session: Client) -> None:
     response = staff_session.post(
         "/admin/password_change/",
