@@ -194,6 +194,8 @@ REVOCATION_LOCAL_TTL = 0.5 if _redis_url else 1.0
 vars().update(_email)  # EMAIL_BACKEND, EMAIL_HOST... from EMAIL_URL
 
 AUTH_USER_MODEL = "users.User"
+# ModelBackend with the login limits in front of every password it checks, whatever the door.
+AUTHENTICATION_BACKENDS = ["tokens.passwords.CountedModelBackend"]
 PASSWORD_HASHERS = [
     "users.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",

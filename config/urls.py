@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 from api.views import Router, healthz, readyz
 from tasks.views import TaskViewSet
 from tokens import views as token_views
+from tokens.login_pages import AdminLoginForm, admin_login, admin_password_change
 from users.views import ActivateView, UserViewSet
 
 router = Router()
@@ -13,6 +14,9 @@ router.register("tasks", TaskViewSet, basename="task")
 router.register("users", UserViewSet, basename="user")
 auth_router = SimpleRouter()
 auth_router.register("auth/sessions", token_views.SessionViewSet, basename="session")
+
+# The admin's pages that check a password count it like every other login (tokens.passwords).
+admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     # The router first: its routes are the hot ones. Task ids are digits only, so
@@ -32,8 +36,10 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("admin/login/", admin_login),
+    path("admin/password_change/", admin.site.admin_view(admin_password_change, cacheable=True)),
     path("admin/", admin.site.urls),
-    path("api-auth/", include("rest_framework.urls")),
+    path("api-auth/", include("tokens.login_pages")),
 ]
 
 handler400 = "api.exceptions.bad_request"

@@ -24,7 +24,7 @@ from tokens.services import (
     token_verify,
     user_tokens_revoke,
 )
-from tokens.throttling import LoginAddressThrottle, LoginUsernameThrottle, client_address
+from tokens.throttling import client_address
 from users.selectors import request_user
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1
@@ -41,15 +41,8 @@ class TokenView(APIView):
 
 
 class TokenObtainView(TokenView):
-    throttle_classes = [LoginAddressThrottle, LoginUsernameThrottle]
-
-    def check_throttles(self, request: Request) -> None:
-        # LoginUsernameThrottle reads the username from the body. A body that cannot be read
-        # (malformed, or of an unsupported type) is the client's 400 or 415, raised here:
-        # inside the throttle it looked like its cache failing (a warning with a traceback,
-        # then a fallback to counting in the process) and lost its own message.
-        request.data  # noqa: B018  parsed once; DRF keeps it
-        super().check_throttles(request)
+    # No throttle_classes: authenticate() counts the attempt, per address and per account,
+    # and its PasswordAttemptsExceeded is DRF's 429 with Retry-After (tokens.passwords).
 
     @extend_schema(
         request=serializers.LoginSerializer,

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tokens.models import Session
+from tokens.passwords import password_verify
 from tokens.services import user_tokens_revoke
 from users.activation import (
     InvalidActivationToken,
@@ -119,8 +120,11 @@ def user_activate(*, token: str) -> User:
 
 
 @transaction.atomic
-def user_password_change(*, user: User, old_password: str, new_password: str) -> None:
-    if not user.check_password(old_password):
+def user_password_change(
+    *, user: User, old_password: str, new_password: str, address: str | None = None
+) -> None:
+    """``address``: the client's, counted with the account like a login (tokens.passwords)."""
+    if not password_verify(user=user, password=old_password, address=address):
         raise ValidationError({"old_password": ["The old password is not correct."]})
     _validate_password(new_password, user=user, field="new_password")
     user.set_password(new_password)

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from api.schema import ERROR_RESPONSES
 from tokens.authentication import CHALLENGE
-from tokens.throttling import SignupThrottle
+from tokens.throttling import SignupThrottle, client_address
 from users.activation import InvalidActivationToken
 from users.models import User
 from users.selectors import request_user
@@ -112,13 +112,17 @@ class UserViewSet(viewsets.ModelViewSet):
     @extend_schema(
         summary="Change the caller's password (the old one is required)",
         request=PasswordChangeSerializer,
-        responses={204: None, **ERROR_RESPONSES(400, 401)},
+        responses={204: None, **ERROR_RESPONSES(400, 401, 429)},
     )
     @action(detail=False, methods=["post"], url_path="me/password", serializer_class=PasswordChangeSerializer)
     def password(self, request: Request) -> Response:
         body = PasswordChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        user_password_change(user=User.objects.get(pk=request_user(request).pk), **body.validated_data)
+        user_password_change(
+            user=User.objects.get(pk=request_user(request).pk),
+            address=client_address(request),
+            **body.validated_data,
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

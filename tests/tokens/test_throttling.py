@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.http import HttpResponse
+from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -86,3 +88,130 @@ def test_unknown_user_and_wrong_password_take_comparable_time(
 
     unknown, wrong = median_seconds("nobody-at-all"), median_seconds("real")
     assert 0.5 < unknown / wrong < 2.0, (unknown, wrong)
+
+
+# Every door that takes a password counts toward the same limits.
+
+FULLWIDTH_OWNER = "\uff4f\uff57\uff4e\uff45\uff52"  # "owner" in fullwidth letters; NFKC makes it "owner"
+
+
+def token_login(client: Client, username: str, password: str, address: str) -> HttpResponse:
+    return client.post("/auth/token/", {"username": username, "password": password}, REMOTE_ADDR=address)
+
+
+def page_login(path: str) -> Callable[[Client, str, str, str], HttpResponse]:
+    def log_in(client: Client, username: str, password: str, address: str) -> HttpResponse:
+        return client.post(path, {"username": username, "password": password}, REMOTE_ADDR=address)
+
+    return log_in
+
+
+DOORS = {
+    "token": token_login,
+    "browsable-api": page_login("/api-auth/login/"),
+    "admin": page_login("/admin/login/"),
+}
+
+
+def logged_in(client: Client, response: HttpResponse) -> bool:
+    """The door let the person in: a token pair, or a session."""
+    return b'"access"' in response.content or "_auth_user_id" in client.session
+
+
+@pytest.mark.parametrize("door", ["browsable-api", "admin"])
+def test_failures_at_a_login_page_count_toward_the_token_limit(
+    door: str, staff: User, rates: Callable[..., None]
+) -> None:
+    rates(login_username="3/min")
+    for n in range(3):
+        DOORS[door](Client(), "staff", "wrong-password", f"198.51.100.{n}")
+
+    response = token_login(Client(), "staff", PASSWORD, "198.51.100.9")
+
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize("door", ["browsable-api", "admin"])
+def test_after_the_token_limit_a_login_page_refuses_the_right_password(
+    door: str, staff: User, rates: Callable[..., None]
+) -> None:
+    rates(login_username="3/min")
+    for n in range(3):
+        token_login(Client(), "staff", "wrong-password", f"198.51.100.{n}")
+    client = Client()
+
+    response = DOORS[door](client, "staff", PASSWORD, "198.51.100.9")
+
+    assert "_auth_user_id" not in client.session
+    assert b"Too many login attempts; try again in" in response.content
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize("door", ["token", "browsable-api"])
+@pytest.mark.parametrize("spelling", [" owner", "owner ", "\towner", "owner\n", "OWNER", FULLWIDTH_OWNER])
+def test_every_spelling_of_an_account_shares_its_counter(
+    door: str, spelling: str, owner: User, rates: Callable[..., None]
+) -> None:
+    rates(login_username="3/min")
+    for n in range(3):
+        token_login(Client(), "owner", "wrong-password", f"198.51.100.{n}")
+    client = Client()
+
+    response = DOORS[door](client, spelling, PASSWORD, "198.51.100.9")
+
+    assert response.status_code == 429
+    assert not logged_in(client, response)
+
+
+def test_the_spellings_that_log_in_are_the_ones_counted(owner: User) -> None:
+    """The test above is only worth something if these spellings reach the account."""
+    for spelling in (" owner", "owner ", "\towner", "owner\n"):
+        assert token_login(Client(), spelling, PASSWORD, "198.51.100.1").status_code == 200
+    client = Client()
+    page_login("/api-auth/login/")(client, FULLWIDTH_OWNER, PASSWORD, "198.51.100.1")
+    assert client.session["_auth_user_id"] == str(owner.pk)
+
+
+def test_wrong_old_passwords_count_toward_the_login_limit(
+    owner: User, owner_client: APIClient, rates: Callable[..., None]
+) -> None:
+    rates(login_username="3/min")
+    for _ in range(3):
+        owner_client.post(
+            "/users/me/password/", {"old_password": "wrong", "new_password": "a-new-passphrase-1"}
+        )
+
+    assert token_login(Client(), "owner", PASSWORD, "198.51.100.9").status_code == 429
+
+
+def test_one_address_is_throttled_across_every_door(
+    owner: User, other: User, staff: User, rates: Callable[..., None]
+) -> None:
+    rates(login="3/min")
+    address = "203.0.113.5"
+    token_login(Client(), "owner", "wrong-password", address)
+    page_login("/api-auth/login/")(Client(), "other", "wrong-password", address)
+    page_login("/admin/login/")(Client(), "nobody", "wrong-password", address)
+
+    for door in DOORS.values():
+        client = Client()
+        response = door(client, "staff", PASSWORD, address)
+        assert not logged_in(client, response)
+        assert b"Too many login attempts" in response.content
+    # Another address is not held up.
+    assert token_login(Client(), "staff", PASSWORD, "203.0.113.6").status_code == 200
+
+
+def test_with_the_cache_down_the_login_page_still_counts(
+    owner: User, rates: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rates(login="2/min")
+    monkeypatch.setattr(SimpleRateThrottle, "cache", UnreachableCache())
+    codes = [
+        page_login("/api-auth/login/")(Client(), "owner", PASSWORD, "203.0.113.78").status_code
+        for _ in range(3)
+    ]
+
+    assert codes == [302, 302, 429]

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.hashers import check_password
 from pytest_django import Settings
 from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 
 from tasks.models import Task
 from tests.conftest import PASSWORD, client_for
@@ -378,3 +379,49 @@ def test_a_user_deletes_themselves_and_their_tasks(owner: User, other: User, own
 def test_staff_delete_someone(owner: User, staff_client: APIClient) -> None:
     assert staff_client.delete(f"/users/{owner.pk}/").status_code == 204
     assert not User.objects.filter(pk=owner.pk).exists()
+
+
+def test_guessing_the_old_password_is_throttled(
+    owner: User, owner_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stolen access token must not buy unlimited guesses at the password behind it."""
+    monkeypatch.setattr(
+        SimpleRateThrottle,
+        "THROTTLE_RATES",
+        {"login": "100000/min", "login_username": "3/min", "signup": "1/min"},
+    )
+    guesses = [
+        owner_client.post("/users/me/password/", {"old_password": f"guess-{n}", "new_password": NEW_PASSWORD})
+        for n in range(3)
+    ]
+    right = owner_client.post("/users/me/password/", {"old_password": PASSWORD, "new_password": NEW_PASSWORD})
+
+    assert [response.status_code for response in guesses] == [400, 400, 400]
+    assert right.status_code == 429
+    assert int(right["Retry-After"]) > 0
+    owner.refresh_from_db()
+    assert owner.check_password(PASSWORD)
+
+
+def test_guessing_the_old_password_is_throttled_per_address(
+    owner: User, other: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        SimpleRateThrottle,
+        "THROTTLE_RATES",
+        {"login": "2/min", "login_username": "100000/min", "signup": "1/min"},
+    )
+    for user in (owner, other):
+        client_for(user).post(
+            "/users/me/password/",
+            {"old_password": "guess", "new_password": NEW_PASSWORD},
+            REMOTE_ADDR="198.51.100.7",
+        )
+
+    response = client_for(owner).post(
+        "/users/me/password/",
+        {"old_password": PASSWORD, "new_password": NEW_PASSWORD},
+        REMOTE_ADDR="198.51.100.7",
+    )
+
+    assert response.status_code == 429
