@@ -32,6 +32,18 @@ class SignupOpenOrStaff(permissions.BasePermission):
         return bool(settings.SIGNUP_OPEN or (request.user and request.user.is_staff))
 
 
+class SuperusersChangedOnlyBySuperusers(permissions.BasePermission):
+    """A superuser's account is changed or deleted only by a superuser; anyone who may see
+    it still reads it. Else staff could lock out, rename or delete those above them."""
+
+    message = "Only a superuser may change or delete a superuser."
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        if request.method in permissions.SAFE_METHODS or not (isinstance(obj, User) and obj.is_superuser):
+            return True
+        return bool(request.user and request.user.is_superuser)
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="Users: staff see everyone, others only themselves",
@@ -47,12 +59,14 @@ class SignupOpenOrStaff(permissions.BasePermission):
     ),
     retrieve=extend_schema(responses={200: UserSerializer, **ERROR_RESPONSES(401, 404)}),
     update=extend_schema(
-        request=UserChangeSerializer, responses={200: UserSerializer, **ERROR_RESPONSES(400, 401, 404)}
+        request=UserChangeSerializer,
+        responses={200: UserSerializer, **ERROR_RESPONSES(400, 401, 403, 404)},
     ),
     partial_update=extend_schema(
-        request=UserChangeSerializer, responses={200: UserSerializer, **ERROR_RESPONSES(400, 401, 404)}
+        request=UserChangeSerializer,
+        responses={200: UserSerializer, **ERROR_RESPONSES(400, 401, 403, 404)},
     ),
-    destroy=extend_schema(responses={204: None, **ERROR_RESPONSES(401, 404)}),
+    destroy=extend_schema(responses={204: None, **ERROR_RESPONSES(401, 403, 404)}),
 )
 class UserViewSet(viewsets.ModelViewSet):
     queryset = User.objects.none()  # for the schema; requests use get_queryset()
@@ -73,7 +87,7 @@ class UserViewSet(viewsets.ModelViewSet):
     def get_permissions(self) -> Sequence[Any]:
         if self.action == "create":
             return [SignupOpenOrStaff()]
-        return super().get_permissions()
+        return [*super().get_permissions(), SuperusersChangedOnlyBySuperusers()]
 
     def get_throttles(self) -> list[Any]:
         if self.action == "create":
