@@ -129,8 +129,9 @@ def logout(*, refresh: str) -> None:
 def user_tokens_revoke(*, user: User, reason: str) -> None:
     """End every credential of ``user``: logout everywhere, a new password.
 
-    The new generation ends every token; the access_ended receiver (tokens.signals)
-    revokes the sessions, with ``reason``.
+    The new generation ends every token and browser session; the access_ended receivers
+    revoke the sessions, with ``reason`` (tokens.signals), and delete the calendar feeds
+    (feeds.signals).
     """
     locked = User.objects.select_for_update().get(pk=user.pk)
     locked.token_generation += 1

@@ -2,6 +2,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models, router, transaction
+from django.utils.crypto import salted_hmac
 
 from users.signals import ACCESS_ENDED_DEACTIVATED, ACCESS_ENDED_PASSWORD, access_ended
 
@@ -113,3 +114,15 @@ class User(AbstractUser):
             self._remember_credentials(written)
             if reason is not None:
                 access_ended.send(sender=type(self), user=self, reason=reason)
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        # Django ends a browser session whose stored hash no longer matches this one (and
+        # tries SECRET_KEY_FALLBACKS through ``secret``). Django hashes the password alone;
+        # the token generation too means a logout everywhere or a deactivation ends the
+        # cookie sessions of /api-auth/login/ as it ends the tokens.
+        return salted_hmac(
+            "users.models.User.get_session_auth_hash",
+            f"{self.token_generation}:{self.password}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()

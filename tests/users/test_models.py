@@ -9,6 +9,8 @@ from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
+from feeds.models import Feed
+from feeds.services import feed_create
 from tests.conftest import PASSWORD, client_for
 from tokens.models import Session
 from tokens.services import token_pair_issue
@@ -102,12 +104,14 @@ def test_deactivating_then_reactivating_does_not_bring_the_tokens_back(
     owner: User, staff_client: APIClient
 ) -> None:
     pair = token_pair_issue(user=owner)
+    feed = feed_create(user=owner)
 
     assert staff_client.patch(f"/users/{owner.pk}/", {"is_active": False}).status_code == 200
     assert staff_client.patch(f"/users/{owner.pk}/", {"is_active": True}).status_code == 200
 
     assert not works(pair)
     assert revoked_reasons(owner) == ["deactivated"]
+    assert not Feed.objects.filter(pk=feed.feed.pk).exists()
     assert works(token_pair_issue(user=User.objects.get(pk=owner.pk)))  # a new login works
 
 
@@ -162,3 +166,61 @@ def test_a_password_change_through_the_api_ends_each_session_once(owner: User) -
     assert response.status_code == 204
     assert revoked_reasons(owner) == ["password", "password"]
     assert User.objects.get(pk=owner.pk).token_generation > 0
+
+
+# Browser sessions (/api-auth/login/): Django compares the session's stored hash with
+# User.get_session_auth_hash() on every request.
+
+
+@pytest.fixture
+def browser(owner: User) -> Client:
+    client = Client()
+    response = client.post("/api-auth/login/", {"username": owner.username, "password": PASSWORD})
+    assert response.status_code == 302, response.content
+    assert client.get("/tasks/", HTTP_ACCEPT="application/json").status_code == 200
+    return client
+
+
+def test_logging_out_everywhere_ends_the_browser_sessions(owner: User, browser: Client) -> None:
+    assert client_for(owner).post("/auth/logout-all/").status_code == 204
+
+    assert browser.get("/tasks/", HTTP_ACCEPT="application/json").status_code == 401
+
+
+def test_a_password_change_ends_the_browser_sessions(owner: User, browser: Client) -> None:
+    response = client_for(owner).post(
+        "/users/me/password/", {"old_password": PASSWORD, "new_password": NEW_PASSWORD}
+    )
+
+    assert response.status_code == 204
+    assert browser.get("/tasks/", HTTP_ACCEPT="application/json").status_code == 401
+
+
+def test_a_deactivation_and_reactivation_ends_the_browser_sessions(
+    owner: User, browser: Client, staff_client: APIClient
+) -> None:
+    staff_client.patch(f"/users/{owner.pk}/", {"is_active": False})
+    staff_client.patch(f"/users/{owner.pk}/", {"is_active": True})
+
+    assert browser.get("/tasks/", HTTP_ACCEPT="application/json").status_code == 401
+
+
+def test_a_browser_session_survives_what_ends_nothing(owner: User, browser: Client) -> None:
+    owner.first_name = "Ann"
+    owner.save()
+
+    assert browser.get("/tasks/", HTTP_ACCEPT="application/json").status_code == 200
+
+
+def test_changing_ones_own_password_in_the_admin_keeps_that_browser_session(db: None) -> None:
+    # Django's admin calls update_session_auth_hash(): the new hash, generation included.
+    root = User.objects.create_superuser(username="root", password=PASSWORD)
+    client = Client()
+    client.force_login(root)
+
+    response = client.post(
+        f"/admin/users/user/{root.pk}/password/", {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+    )
+
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 200
