@@ -44,6 +44,11 @@ class SuperusersChangedOnlyBySuperusers(permissions.BasePermission):
         return bool(request.user and request.user.is_superuser)
 
 
+# OpenAPI security requirements (drf-spectacular types them as names): anyone, or staff
+# with their token. Credentials are optional, and checked when they are sent.
+OPTIONAL_CREDENTIALS: Any = [{"bearerAuth": []}, {"cookieAuth": []}, {}]
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="Users: staff see everyone, others only themselves",
@@ -53,9 +58,11 @@ class SuperusersChangedOnlyBySuperusers(permissions.BasePermission):
         summary="Sign up",
         description="With SIGNUP_REQUIRE_ACTIVATION, `email` is required and the account starts "
         "inactive: it is activated by POSTing the emailed token to /auth/activate/. "
-        "Accounts created by staff are as staff send them, and get no email.",
-        auth=[],
-        responses={201: UserSerializer, **ERROR_RESPONSES(400, 403, 429)},
+        "Accounts created by staff are as staff send them, and get no email: staff send "
+        "their token, so credentials are read here as everywhere, and a dead token is a 401 "
+        "(leave the header out to sign up). 403 for a privilege the caller may not grant.",
+        auth=OPTIONAL_CREDENTIALS,
+        responses={201: UserSerializer, **ERROR_RESPONSES(400, 401, 403, 429)},
     ),
     retrieve=extend_schema(responses={200: UserSerializer, **ERROR_RESPONSES(401, 404)}),
     update=extend_schema(
