@@ -52,6 +52,13 @@ class UserSerializer(StrictFieldsMixin, serializers.HyperlinkedModelSerializer):
             "date_joined",
         ]
         read_only_fields = ["date_joined"]
+        extra_kwargs = {
+            "is_staff": {"help_text": "Changed by staff only: 403 for anyone else sending another value."},
+            "is_superuser": {
+                "help_text": "Changed by superusers only: 403 for anyone else sending another value."
+            },
+            "is_active": {"help_text": "Changed by staff only: 403 for anyone else sending another value."},
+        }
 
     def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
