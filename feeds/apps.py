@@ -6,3 +6,6 @@ class FeedsConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "feeds"
+
+    def ready(self) -> None:
+        from feeds import signals  # noqa: F401  feeds end with the account's other credentials

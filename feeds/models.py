@@ -19,7 +19,8 @@ class Feed(models.Model):
     Calendar apps subscribe by URL and cannot send a Bearer token, so the URL itself is the
     credential. Only a digest of its secret is kept: the secret is shown once, when the feed
     is created, and a copy of the database hands out no working feed. Revoking a feed
-    deletes its row.
+    deletes its row; so does anything that ends every credential of its user (logout
+    everywhere, a new password, a deactivation: see feeds.signals).
     """
 
     user = models.ForeignKey(

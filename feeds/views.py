@@ -54,7 +54,8 @@ class FeedViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Create a calendar feed; its secret URL is answered this once",
         description="`feed_url` is the address to give a calendar app: it serves the caller's "
-        "tasks, read-only, to anyone who has it, until the feed is revoked. Only a digest of its "
+        "tasks, read-only, to anyone who has it, until the feed is revoked, or the caller logs "
+        "out everywhere, changes their password or is deactivated. Only a digest of its "
         f"secret is kept, so it cannot be shown again. A user has at most {FEEDS_PER_USER} feeds "
         "(400 beyond).",
         request=FeedCreateSerializer,
@@ -124,7 +125,7 @@ class FeedCalendarView(APIView):
         description="For calendar apps, which cannot send a Bearer token: the secret in the URL "
         "(answered once by POST /tasks/feeds/) is the credential. Every task bound to the feed's "
         "owner, streamed. 404 for an unknown, malformed or revoked secret, and for a user who "
-        "is deactivated or deleted.",
+        "is deactivated or deleted, logged out everywhere or changed their password since.",
         parameters=[
             OpenApiParameter(
                 "token",

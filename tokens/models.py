@@ -18,6 +18,7 @@ class Session(models.Model):
         REUSE = "reuse", "a rotated refresh token was presented again"
         REVOKED = "revoked", "revoked by the user"
         PASSWORD = "password", "the password changed"
+        DEACTIVATED = "deactivated", "the account was deactivated"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(

@@ -14,6 +14,7 @@ from tokens.codec import InvalidToken
 from tokens.models import Session
 from tokens.revocation import forget_session, token_principal
 from users.models import User
+from users.signals import access_ended
 
 
 def _digest(jti: str) -> str:
@@ -126,10 +127,20 @@ def logout(*, refresh: str) -> None:
 
 @transaction.atomic
 def user_tokens_revoke(*, user: User, reason: str) -> None:
-    """End every session and every token of ``user``: logout everywhere, a new password."""
+    """End every credential of ``user``: logout everywhere, a new password.
+
+    The new generation ends every token and browser session; the access_ended receivers
+    revoke the sessions, with ``reason`` (tokens.signals), and delete the calendar feeds
+    (feeds.signals).
+    """
     locked = User.objects.select_for_update().get(pk=user.pk)
     locked.token_generation += 1
     locked.save(update_fields=["token_generation"])  # its post_save handler updates the cache
+    access_ended.send(sender=User, user=locked, reason=reason)
+
+
+def sessions_end(*, user: User, reason: str) -> None:
+    """Revoke every live session of ``user``, and tell every worker."""
     live = [
         str(pk) for pk in Session.objects.filter(user=user, revoked__isnull=True).values_list("id", flat=True)
     ]

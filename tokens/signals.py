@@ -3,8 +3,11 @@ from typing import Any
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from tokens.models import Session
 from tokens.revocation import remember_user
+from tokens.services import sessions_end
 from users.models import User
+from users.signals import access_ended
 
 
 @receiver(post_save, sender=User)
@@ -17,3 +20,10 @@ def user_saved(sender: type[User], instance: User, **kwargs: Any) -> None:
 @receiver(post_delete, sender=User)
 def user_deleted(sender: type[User], instance: User, **kwargs: Any) -> None:
     remember_user(instance, deleted=True)
+
+
+@receiver(access_ended, sender=User)
+def user_access_ended(sender: type[User], user: User, reason: str, **kwargs: Any) -> None:
+    # The new token generation already refuses every token; the sessions are revoked too,
+    # with the reason, so /auth/sessions/ and introspection say they ended and why.
+    sessions_end(user=user, reason=Session.Reason(reason))

@@ -34,10 +34,13 @@ class ActivationTokenGenerator(PasswordResetTokenGenerator):
     key_salt = "users.activation.ActivationTokenGenerator"
 
     def _make_hash_value(self, user: User, timestamp: int) -> str:
-        # is_active makes the token single-use: once the account is active, it no longer
-        # checks. The password and email tie it to the account as it was signed up: a token
-        # sent to an address the account no longer has does not activate it.
-        return f"{user.pk}{user.password}{user.is_active}{timestamp}{user.email}"
+        # The token generation makes the token single-use for good: redeeming it moves the
+        # generation on (users.services.user_activate), and so does a deactivation by staff
+        # (User.save), and the generation never goes back. is_active alone would not do: a
+        # deactivated account is inactive again, and its old token would check again and
+        # undo the ban. The password and email tie it to the account as it was signed up: a
+        # token sent to an address the account no longer has does not activate it.
+        return f"{user.pk}{user.password}{user.is_active}{user.token_generation}{timestamp}{user.email}"
 
     def check_token(self, user: User | None, token: str | None) -> bool:
         # Django's check_token reads PASSWORD_RESET_TIMEOUT; this is the same check with

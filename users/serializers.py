@@ -1,10 +1,22 @@
 from typing import Any
 
 from django.db import models
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 
 from api.serializers import StrictFieldsMixin, TextField
 from users.models import User
+
+# What an account holds when nobody with the right to say otherwise created it.
+NEW_USER_PRIVILEGES = {"is_staff": False, "is_superuser": False, "is_active": True}
+
+
+def privileges_refused_to(caller: Any) -> tuple[str, ...]:
+    """The privilege fields ``caller`` may not change on any account (their own included)."""
+    if caller is not None and caller.is_superuser:
+        return ()
+    if caller is not None and caller.is_staff:
+        return ("is_superuser",)  # else staff could make themselves, or anyone, a superuser
+    return ("is_staff", "is_superuser", "is_active")
 
 
 class UserSerializer(StrictFieldsMixin, serializers.HyperlinkedModelSerializer):
@@ -40,20 +52,33 @@ class UserSerializer(StrictFieldsMixin, serializers.HyperlinkedModelSerializer):
             "date_joined",
         ]
         read_only_fields = ["date_joined"]
+        extra_kwargs = {
+            "is_staff": {"help_text": "Changed by staff only: 403 for anyone else sending another value."},
+            "is_superuser": {
+                "help_text": "Changed by superusers only: 403 for anyone else sending another value."
+            },
+            "is_active": {"help_text": "Changed by staff only: 403 for anyone else sending another value."},
+        }
 
     def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
-        request = self.context.get("request")
-        caller = getattr(request, "user", None)
         if self.instance is not None:
             fields.pop("password")  # never changed here: it needs the old one
-        # Privileges are granted only by someone who holds them.
-        if not (caller and caller.is_staff):
-            for name in ("is_staff", "is_superuser", "is_active"):
-                fields[name].read_only = True
-        elif not caller.is_superuser:
-            fields["is_superuser"].read_only = True
         return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Privileges are granted only by someone who holds them, and a privilege the caller
+        # may not change is refused (403), never silently dropped: a client must not
+        # believe a change took effect. Sending the current value back (a PUT of what a
+        # GET answered) changes nothing and is accepted.
+        request = self.context.get("request")
+        caller = getattr(request, "user", None)
+        current = self.instance if isinstance(self.instance, User) else None
+        for name in privileges_refused_to(caller):
+            now = getattr(current, name) if current is not None else NEW_USER_PRIVILEGES[name]
+            if name in attrs and attrs[name] != now:
+                raise exceptions.PermissionDenied(f"You may not change {name}.")
+        return attrs
 
 
 class UserChangeSerializer(UserSerializer):

@@ -115,7 +115,10 @@ def user_activate(*, token: str) -> User:
     if user is None or not activation_token_check(user=user, token=token):
         raise InvalidActivationToken("The activation token is invalid, expired or already used.")
     user.is_active = True
-    user.save(update_fields=["is_active"])
+    # Spends the token (it hashes the generation): it cannot activate the account again,
+    # whatever happens to the account later. An inactive account has no live token to end.
+    user.token_generation += 1
+    user.save(update_fields=["is_active", "token_generation"])
     return user
 
 

@@ -32,6 +32,23 @@ class SignupOpenOrStaff(permissions.BasePermission):
         return bool(settings.SIGNUP_OPEN or (request.user and request.user.is_staff))
 
 
+class SuperusersChangedOnlyBySuperusers(permissions.BasePermission):
+    """A superuser's account is changed or deleted only by a superuser; anyone who may see
+    it still reads it. Else staff could lock out, rename or delete those above them."""
+
+    message = "Only a superuser may change or delete a superuser."
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        if request.method in permissions.SAFE_METHODS or not (isinstance(obj, User) and obj.is_superuser):
+            return True
+        return bool(request.user and request.user.is_superuser)
+
+
+# OpenAPI security requirements (drf-spectacular types them as names): anyone, or staff
+# with their token. Credentials are optional, and checked when they are sent.
+OPTIONAL_CREDENTIALS: Any = [{"bearerAuth": []}, {"cookieAuth": []}, {}]
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="Users: staff see everyone, others only themselves",
@@ -41,18 +58,22 @@ class SignupOpenOrStaff(permissions.BasePermission):
         summary="Sign up",
         description="With SIGNUP_REQUIRE_ACTIVATION, `email` is required and the account starts "
         "inactive: it is activated by POSTing the emailed token to /auth/activate/. "
-        "Accounts created by staff are as staff send them, and get no email.",
-        auth=[],
-        responses={201: UserSerializer, **ERROR_RESPONSES(400, 403, 429)},
+        "Accounts created by staff are as staff send them, and get no email: staff send "
+        "their token, so credentials are read here as everywhere, and a dead token is a 401 "
+        "(leave the header out to sign up). 403 for a privilege the caller may not grant.",
+        auth=OPTIONAL_CREDENTIALS,
+        responses={201: UserSerializer, **ERROR_RESPONSES(400, 401, 403, 429)},
     ),
     retrieve=extend_schema(responses={200: UserSerializer, **ERROR_RESPONSES(401, 404)}),
     update=extend_schema(
-        request=UserChangeSerializer, responses={200: UserSerializer, **ERROR_RESPONSES(400, 401, 404)}
+        request=UserChangeSerializer,
+        responses={200: UserSerializer, **ERROR_RESPONSES(400, 401, 403, 404)},
     ),
     partial_update=extend_schema(
-        request=UserChangeSerializer, responses={200: UserSerializer, **ERROR_RESPONSES(400, 401, 404)}
+        request=UserChangeSerializer,
+        responses={200: UserSerializer, **ERROR_RESPONSES(400, 401, 403, 404)},
     ),
-    destroy=extend_schema(responses={204: None, **ERROR_RESPONSES(401, 404)}),
+    destroy=extend_schema(responses={204: None, **ERROR_RESPONSES(401, 403, 404)}),
 )
 class UserViewSet(viewsets.ModelViewSet):
     queryset = User.objects.none()  # for the schema; requests use get_queryset()
@@ -73,7 +94,7 @@ class UserViewSet(viewsets.ModelViewSet):
     def get_permissions(self) -> Sequence[Any]:
         if self.action == "create":
             return [SignupOpenOrStaff()]
-        return super().get_permissions()
+        return [*super().get_permissions(), SuperusersChangedOnlyBySuperusers()]
 
     def get_throttles(self) -> list[Any]:
         if self.action == "create":

@@ -1,8 +1,13 @@
 import re
+from typing import Any
 
 import pytest
+from drf_spectacular.generators import EndpointEnumerator
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
+
+from tests.conftest import client_for
+from users.models import User
 
 
 @pytest.fixture
@@ -43,3 +48,43 @@ def test_docs_are_served_without_any_cdn(anon: APIClient) -> None:
     assert "swagger-ui" in html
     external = re.findall(r"""(?:src|href)=["'](https?://[^"']+)""", html)
     assert external == []
+
+
+def authenticating_operations() -> list[tuple[str, str]]:
+    """(path as the schema spells it, method) of every endpoint that reads credentials.
+
+    Whatever the schema's security says, such an endpoint answers a dead or malformed
+    Bearer token with a 401 before anything else runs.
+    """
+    found = []
+    for path, _, method, callback in EndpointEnumerator().get_api_endpoints():
+        view = callback.cls(**getattr(callback, "initkwargs", {}))
+        if view.get_authenticators():
+            found.append((re.sub(r"\{pk\}", "{id}", path), method.lower()))
+    return found
+
+
+def test_every_endpoint_that_reads_credentials_documents_401(schema: dict[str, Any]) -> None:
+    operations = authenticating_operations()
+    documented = [(path, method) for path, method in operations if method in schema["paths"].get(path, {})]
+
+    assert len(documented) > 20  # the enumeration found the API, not nothing
+    undocumented = [
+        f"{method.upper()} {path}"
+        for path, method in documented
+        if "401" not in schema["paths"][path][method]["responses"]
+    ]
+    assert undocumented == []
+
+
+def test_sign_up_with_a_dead_token_is_the_documented_401(schema: dict[str, Any], owner: User) -> None:
+    client = client_for(owner)
+    owner.delete()
+
+    response = client.post("/users/", {"username": "newbie", "password": "s3cret-enough-for-tests"})
+
+    assert response.status_code == 401
+    assert "401" in schema["paths"]["/users/"]["post"]["responses"]
+    # Credentials are optional there: anyone signs up, staff send their token.
+    assert {} in schema["paths"]["/users/"]["post"]["security"]
+    assert {"bearerAuth": []} in schema["paths"]["/users/"]["post"]["security"]

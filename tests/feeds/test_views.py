@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from feeds.models import Feed
 from feeds.services import FEEDS_PER_USER
 from tasks.models import Task
-from tests.conftest import client_for
+from tests.conftest import PASSWORD, client_for
 from tests.feeds.conftest import create_feed, feed_path, read_feed, token_of
 from users.models import User
 
@@ -216,8 +216,41 @@ def test_revoking_one_feed_leaves_the_others(owner_client: APIClient) -> None:
     assert read_feed(feed_path(phone))[0].status_code == 404
 
 
-def test_logging_out_everywhere_leaves_feeds_alone(owner: User, owner_feed: dict[str, Any]) -> None:
-    # A feed is a credential of its own, revoked by its own DELETE (or by deactivation).
+def test_logging_out_everywhere_ends_the_feeds(owner: User, owner_feed: dict[str, Any]) -> None:
+    # A feed made with a stolen token must not outlive the logout that ends the theft.
+    assert read_feed(feed_path(owner_feed))[0].status_code == 200
+
     assert client_for(owner).post("/auth/logout-all/").status_code == 204
+
+    assert read_feed(feed_path(owner_feed))[0].status_code == 404
+    assert not Feed.objects.filter(user=owner).exists()
+
+
+def test_a_password_change_ends_the_feeds(owner: User, owner_feed: dict[str, Any]) -> None:
+    response = client_for(owner).post(
+        "/users/me/password/", {"old_password": PASSWORD, "new_password": "a-brand-new-passphrase"}
+    )
+
+    assert response.status_code == 204
+    assert read_feed(feed_path(owner_feed))[0].status_code == 404
+
+
+def test_a_password_set_outside_the_api_ends_the_feeds(owner: User, owner_feed: dict[str, Any]) -> None:
+    owner.set_password("a-brand-new-passphrase")  # as the admin and manage.py changepassword do
+    owner.save()
+
+    assert read_feed(feed_path(owner_feed))[0].status_code == 404
+
+
+def test_a_new_feed_works_after_a_logout_everywhere(owner: User) -> None:
+    client_for(owner).post("/auth/logout-all/")
+
+    feed = create_feed(client_for(User.objects.get(pk=owner.pk)))  # a new login
+
+    assert read_feed(feed_path(feed))[0].status_code == 200
+
+
+def test_another_users_logout_everywhere_leaves_my_feeds(other: User, owner_feed: dict[str, Any]) -> None:
+    client_for(other).post("/auth/logout-all/")
 
     assert read_feed(feed_path(owner_feed))[0].status_code == 200

@@ -194,6 +194,55 @@ def test_a_token_activates_only_once(django_capture_on_commit_callbacks: Capture
 
 
 @pytest.mark.usefixtures("activation")
+def test_a_used_token_does_not_undo_a_deactivation(
+    django_capture_on_commit_callbacks: CaptureOnCommit, staff: User
+) -> None:
+    token = emailed_token(django_capture_on_commit_callbacks)
+    assert activate(token).status_code == 200
+    pair = APIClient().post("/auth/token/", {"username": "newbie", "password": PASSWORD}).json()
+    newbie = User.objects.get(username="newbie")
+    staff_client = APIClient()
+    staff_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_pair_issue(user=staff)['access']}")
+    assert staff_client.patch(f"/users/{newbie.pk}/", {"is_active": False}).status_code == 200
+
+    assert_401(activate(token))
+
+    assert not is_active("newbie")
+    assert not logs_in("newbie")
+    refreshed = APIClient().post("/auth/token/refresh/", {"refresh": pair["refresh"]})
+    assert refreshed.status_code == 401
+    assert APIClient().get("/tasks/", HTTP_AUTHORIZATION=f"Bearer {pair['access']}").status_code == 401
+
+
+@pytest.mark.usefixtures("activation")
+def test_a_used_token_does_not_work_after_staff_reactivate_either(
+    django_capture_on_commit_callbacks: CaptureOnCommit,
+) -> None:
+    token = emailed_token(django_capture_on_commit_callbacks)
+    assert activate(token).status_code == 200
+    newbie = User.objects.get(username="newbie")
+    newbie.is_active = False
+    newbie.save()
+    newbie.is_active = True
+    newbie.save()
+
+    assert_401(activate(token))
+
+
+@pytest.mark.usefixtures("activation")
+def test_a_deactivation_that_bypasses_save_is_not_undone_by_a_used_token(
+    django_capture_on_commit_callbacks: CaptureOnCommit,
+) -> None:
+    # A queryset update sends no signal and bumps nothing: activating spent the token anyway.
+    token = emailed_token(django_capture_on_commit_callbacks)
+    assert activate(token).status_code == 200
+    User.objects.filter(username="newbie").update(is_active=False)
+
+    assert_401(activate(token))
+    assert not is_active("newbie")
+
+
+@pytest.mark.usefixtures("activation")
 @pytest.mark.parametrize(
     ("ttl", "age", "works"),
     [

@@ -104,14 +104,44 @@ def test_sign_up_requires_username_and_password(anon: APIClient, db: None, missi
     assert not User.objects.exists()
 
 
-def test_sign_up_cannot_make_oneself_staff(anon: APIClient, db: None) -> None:
+@pytest.mark.parametrize("privilege", ["is_staff", "is_superuser"])
+def test_sign_up_asking_for_a_privilege_is_refused(anon: APIClient, db: None, privilege: str) -> None:
+    # Refused, not silently dropped: the client must not believe it got what it asked for.
+    response = anon.post("/users/", {"username": "newbie", "password": PASSWORD, privilege: True})
+
+    assert response.status_code == 403
+    assert not User.objects.filter(username="newbie").exists()
+
+
+def test_sign_up_may_send_the_privileges_it_gets_anyway(anon: APIClient, db: None) -> None:
     response = anon.post(
-        "/users/", {"username": "newbie", "password": PASSWORD, "is_staff": True, "is_superuser": True}
+        "/users/",
+        {"username": "newbie", "password": PASSWORD, "is_staff": False, "is_superuser": False},
     )
 
     assert response.status_code == 201
     user = User.objects.get(username="newbie")
     assert (user.is_staff, user.is_superuser) == (False, False)
+
+
+def test_staff_cannot_create_a_superuser(staff_client: APIClient) -> None:
+    response = staff_client.post(
+        "/users/", {"username": "root2", "password": PASSWORD, "is_staff": True, "is_superuser": True}
+    )
+
+    assert response.status_code == 403
+    assert not User.objects.filter(username="root2").exists()
+
+
+def test_a_superuser_creates_a_superuser(db: None) -> None:
+    root = User.objects.create_superuser(username="root", password=PASSWORD)
+
+    response = client_for(root).post(
+        "/users/", {"username": "root2", "password": PASSWORD, "is_staff": True, "is_superuser": True}
+    )
+
+    assert response.status_code == 201
+    assert User.objects.get(username="root2").is_superuser is True
 
 
 def test_sign_up_refuses_an_unknown_field(anon: APIClient, db: None) -> None:
@@ -256,14 +286,15 @@ def test_non_staff_cannot_grant_themselves_privileges(
 ) -> None:
     response = owner_client.patch(f"/users/{owner.pk}/", {privilege: True})
 
-    assert response.status_code in (200, 400, 403)
+    assert response.status_code == 403
     owner.refresh_from_db()
     assert getattr(owner, privilege) is False
 
 
 def test_non_staff_cannot_deactivate_themselves_by_patch(owner: User, owner_client: APIClient) -> None:
-    owner_client.patch(f"/users/{owner.pk}/", {"is_active": False})
+    response = owner_client.patch(f"/users/{owner.pk}/", {"is_active": False})
 
+    assert response.status_code == 403
     owner.refresh_from_db()
     assert owner.is_active is True
 
@@ -302,13 +333,67 @@ def test_staff_can_deactivate_someone(owner: User, owner_client: APIClient, staf
 def test_staff_who_are_not_superusers_cannot_grant_superuser(
     owner: User, staff: User, staff_client: APIClient
 ) -> None:
-    staff_client.patch(f"/users/{owner.pk}/", {"is_superuser": True})
-    staff_client.patch(f"/users/{staff.pk}/", {"is_superuser": True})
+    assert staff_client.patch(f"/users/{owner.pk}/", {"is_superuser": True}).status_code == 403
+    assert staff_client.patch(f"/users/{staff.pk}/", {"is_superuser": True}).status_code == 403
 
     owner.refresh_from_db()
     staff.refresh_from_db()
     assert owner.is_superuser is False
     assert staff.is_superuser is False
+
+
+@pytest.fixture
+def root(db: None) -> User:
+    return User.objects.create_superuser(username="root", password=PASSWORD, email="root@example.com")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"is_staff": False}, {"is_active": False}, {"is_superuser": False}, {"username": "taken-over"}],
+    ids=["demote", "deactivate", "unsuper", "rename"],
+)
+def test_staff_cannot_change_a_superuser(
+    root: User, staff_client: APIClient, change: dict[str, object]
+) -> None:
+    response = staff_client.patch(f"/users/{root.pk}/", change)
+
+    assert response.status_code == 403
+    changed = User.objects.get(pk=root.pk)
+    assert (changed.username, changed.is_staff, changed.is_superuser, changed.is_active) == (
+        "root",
+        True,
+        True,
+        True,
+    )
+    assert logs_in("root", PASSWORD)
+
+
+def test_staff_cannot_put_a_superuser_back_unchanged_either(root: User, staff_client: APIClient) -> None:
+    body = staff_client.get(f"/users/{root.pk}/").json()
+
+    assert staff_client.put(f"/users/{root.pk}/", body).status_code == 403
+
+
+def test_staff_cannot_delete_a_superuser(root: User, staff_client: APIClient) -> None:
+    response = staff_client.delete(f"/users/{root.pk}/")
+
+    assert response.status_code == 403
+    assert User.objects.filter(pk=root.pk).exists()
+
+
+def test_staff_still_read_a_superuser(root: User, staff_client: APIClient) -> None:
+    response = staff_client.get(f"/users/{root.pk}/")
+
+    assert response.status_code == 200
+    assert response.json()["is_superuser"] is True
+
+
+def test_a_superuser_changes_and_deletes_another_superuser(root: User) -> None:
+    second = User.objects.create_superuser(username="root2", password=PASSWORD)
+    client = client_for(root)
+
+    assert client.patch(f"/users/{second.pk}/", {"is_active": False}).status_code == 200
+    assert client.delete(f"/users/{second.pk}/").status_code == 204
 
 
 def test_superusers_can_grant_superuser(owner: User, db: None) -> None:
