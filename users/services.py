@@ -10,9 +10,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from tokens.models import Session
 from tokens.passwords import password_verify
-from tokens.services import user_tokens_revoke
 from users.activation import (
     InvalidActivationToken,
     activation_token_check,
@@ -130,7 +128,7 @@ def user_password_change(
     if not password_verify(user=user, password=old_password, address=address):
         raise ValidationError({"old_password": ["The old password is not correct."]})
     _validate_password(new_password, user=user, field="new_password")
+    # Whoever held the old password may hold tokens too: saving a new password ends every
+    # session, token and feed of the account (User.save), whatever the door.
     user.set_password(new_password)
     user.save(update_fields=["password"])
-    # Whoever held the old password may hold tokens too: every session and token ends.
-    user_tokens_revoke(user=user, reason=Session.Reason.PASSWORD)
