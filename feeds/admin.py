@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
+from api.admin import BoundedSearchMixin
 from feeds.models import Feed
 
 
 @admin.register(Feed)
-class FeedAdmin(admin.ModelAdmin):
+class FeedAdmin(BoundedSearchMixin):
     """Feeds can be looked at, renamed and revoked (deleted) here; never their digest."""
 
     list_display = ["id", "user", "name", "created", "last_used"]

@@ -1,7 +1,12 @@
 import hashlib
+import unicodedata
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+
+# Control characters (CR, LF, tab...) and the Unicode line and paragraph separators.
+NOT_IN_A_NAME = frozenset({"Cc", "Zl", "Zp"})
 
 
 def token_digest(token: str) -> str:
@@ -11,6 +16,16 @@ def token_digest(token: str) -> str:
     nobody can search that space, and a slow password hasher would only slow every poll.
     """
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def validate_feed_name(name: str) -> None:
+    """A feed's name is its calendar's name, one line of text in every calendar app; a line
+    break in it once wrote a broken calendar (see tasks.calendar)."""
+    if any(unicodedata.category(character) in NOT_IN_A_NAME for character in name):
+        raise ValidationError(
+            "A name may not hold line breaks, tabs or other control characters.",
+            code="control_character",
+        )
 
 
 class Feed(models.Model):
@@ -27,7 +42,10 @@ class Feed(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feeds"
     )
     name = models.CharField(
-        max_length=100, blank=True, help_text="The owner's name for it, e.g. the app it is for."
+        max_length=100,
+        blank=True,
+        validators=[validate_feed_name],
+        help_text="The owner's name for it, e.g. the app it is for.",
     )
     token_digest = models.CharField(
         max_length=64, unique=True, editable=False, help_text="SHA-256 (hex) of the feed's secret."

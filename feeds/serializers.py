@@ -3,7 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.serializers import StrictFieldsMixin, TextField
-from feeds.models import Feed
+from feeds.models import Feed, validate_feed_name
 
 
 class FeedCreateSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -14,7 +14,9 @@ class FeedCreateSerializer(StrictFieldsMixin, serializers.Serializer):
         required=False,
         allow_blank=True,
         default="",
-        help_text="Your name for it, e.g. the app it is for; also the calendar's name there.",
+        validators=[validate_feed_name],
+        help_text="Your name for it, e.g. the app it is for; also the calendar's name there. "
+        "One line: no line breaks, tabs or other control characters.",
     )
 
 

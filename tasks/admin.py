@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from api.admin import BoundedSearchMixin
 from tasks.models import Task
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(BoundedSearchMixin):
     list_display = ["id", "title", "person", "due_to", "completed", "updated"]
     list_filter = ["completed", "due_to", "created"]
     search_fields = ["title", "person__username", "person__email"]

@@ -12,13 +12,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from icalendar import Calendar, Todo
+from icalendar import Calendar, Todo, vText
 
 PRODID = "-//taskservice//tasks//EN"
 MEDIA_TYPE = "text/calendar"
 # Control characters no TEXT value may hold (RFC 5545 §3.3.11: TSAFE-CHAR excludes CONTROL);
 # icalendar escapes line breaks and leaves these as they are. A title may carry them.
 CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _text(value: str) -> vText:
+    """Client text as a TEXT value (RFC 5545 §3.3.11): line breaks, commas and semicolons
+    escaped by icalendar, the other control characters replaced."""
+    return vText(CONTROLS.sub("\ufffd", value))
 
 
 def _instant(value: datetime | str) -> datetime:
@@ -41,7 +47,7 @@ def task_todo(task: Mapping[str, Any]) -> Todo:
     updated = _instant(task["updated"])
     # DTSTAMP is when this description of the to-do last changed (§3.8.7.2, with METHOD absent).
     todo.add("dtstamp", updated)
-    todo.add("summary", CONTROLS.sub("\ufffd", task["title"]))
+    todo.add("summary", _text(task["title"]))
     todo.add("due", _instant(task["due_to"]))
     todo.add("status", "COMPLETED" if task["completed"] else "NEEDS-ACTION")
     todo.add("created", _instant(task["created"]))
@@ -57,8 +63,11 @@ def _calendar(name: str) -> Calendar:
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     # The de facto name property calendar apps show (RFC 7986 adds NAME; both are read).
-    calendar.add("x-wr-calname", name)
-    calendar.add("name", name)
+    # icalendar does not know either as TEXT and would write a name's line break raw,
+    # ending the content line (or refusing it with an AssertionError mid-stream): a name
+    # stored before names were checked must not break the calendar.
+    calendar.add("x-wr-calname", _text(name))
+    calendar.add("name", _text(name))
     return calendar
 
 

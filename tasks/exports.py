@@ -8,20 +8,24 @@ many tasks there are (tests/tasks/test_export.py exports 100,000).
 
 The members:
 - ``tasks.json``: a JSON array of the tasks, each exactly as ``GET /tasks/{id}/`` answers it.
-- ``tasks.csv``: RFC 4180 (comma separated, CRLF line ends, quoted where needed), UTF-8
+- ``tasks.csv``: RFC 4180 (comma separated, CRLF line ends), every cell quoted, UTF-8
   without a byte order mark, a header row, then one task per row with the task JSON's
   fields as columns (``completed`` is ``true`` or ``false``). ``POST /tasks/import/`` reads
   it back. A title that a spreadsheet would run as a formula (one starting with ``=``,
   ``+``, ``-``, ``@``, a tab or a carriage return) is written with a ``'`` in front, which
   spreadsheets take as "this cell is text" (OWASP's advice against CSV injection); so
   that the import can undo it exactly, a title already starting with ``'`` gets one more.
-  The import removes one leading ``'`` from every title.
+  The same goes for what follows a ``;``, a tab or a line break inside a title: a
+  spreadsheet that splits on those (``;`` is the separator in many locales) and sees
+  quotes only at a cell's start would start a cell there, quoting or not. The import
+  removes one ``'`` from each of those places.
 - ``tasks.ics``: the tasks as RFC 5545 VTODOs, the same bytes tasks.calendar writes.
 """
 
 import csv
 import gzip
 import io
+import re
 import tarfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -50,18 +54,21 @@ PIECE_BYTES = 64 * 1024
 CSV_COLUMNS = ("url", "id", "title", "person", "due_to", "completed", "created", "updated")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TEXT_MARK = "'"
+# Where some spreadsheet may start a cell inside a title: its start, and after each
+# separator or line break a spreadsheet might split on (see the module's docstring).
+_CELL_STARTS = r"(?:^|(?<=[;\t\r\n]))"
+_NEEDS_MARK = re.compile(_CELL_STARTS + "(?=[" + re.escape("".join(FORMULA_STARTS) + TEXT_MARK) + "])")
+_MARK = re.compile(_CELL_STARTS + TEXT_MARK)
 
 
 def csv_title(title: str) -> str:
     """The title as tasks.csv writes it: see the module's docstring."""
-    if title.startswith(FORMULA_STARTS) or title.startswith(TEXT_MARK):
-        return TEXT_MARK + title
-    return title
+    return _NEEDS_MARK.sub(TEXT_MARK, title)
 
 
 def csv_title_read(cell: str) -> str:
     """The title a tasks.csv cell stands for: the inverse of csv_title()."""
-    return cell[1:] if cell.startswith(TEXT_MARK) else cell
+    return _MARK.sub("", cell)
 
 
 # Members: each a name and a function that writes the member afresh from the database
@@ -140,7 +147,9 @@ def _text(instant: datetime | str) -> str:
 
 def csv_parts(tasks: Iterable[Mapping[str, Any]]) -> Iterator[bytes]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)  # the csv module's default dialect is RFC 4180's
+    # The csv module's default dialect is RFC 4180's; every cell quoted, so that a title's
+    # separators stay inside its cell for any reader that honours quotes.
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
     writer.writerow(CSV_COLUMNS)
     for task in tasks:
         writer.writerow(

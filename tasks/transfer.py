@@ -61,10 +61,11 @@ FORMAT = OpenApiParameter(
 ARCHIVE_DESCRIPTION = (
     "The archive, streamed as it is made (Content-Disposition: attachment; "
     "filename=tasks-YYYY-MM-DD.zip or .tar.gz, the date in UTC), holding tasks.json (an array of "
-    "the tasks as the API shows them), tasks.csv (RFC 4180, UTF-8, a header row; a title that "
-    "starts with = + - @, a tab or a carriage return is written with a ' in front so that "
-    "spreadsheets do not run it, as is one that starts with ', and the import removes one "
-    "leading ') and tasks.ics (RFC 5545 VTODOs)."
+    "the tasks as the API shows them), tasks.csv (RFC 4180, UTF-8, a header row, every cell "
+    "quoted; where a title starts, or goes on after a ; a tab or a line break, with = + - @, a "
+    "tab or a carriage return, a ' is written in front so that spreadsheets do not run it, as "
+    "before a ' there, and the import removes one ' from each such place) and tasks.ics "
+    "(RFC 5545 VTODOs)."
 )
 
 
@@ -130,8 +131,8 @@ CSV_BODY = {
     "type": "string",
     "description": "An export's tasks.csv: UTF-8, a header row naming the columns (title and "
     "due_to at least; completed, true or false in any case, empty for false; and url, id, person, "
-    "created and updated, which are ignored), then one task per row. One leading ' is removed "
-    "from every title (see the export).",
+    "created and updated, which are ignored), then one task per row. One ' is removed from the "
+    "start of every title and after each ; tab or line break in it (see the export).",
 }
 
 

@@ -7,7 +7,10 @@ explicitly typed, so one kind cannot stand in for another (§3.11); audience and
 are exact (§3.9); key-locating headers are never followed (§3.10).
 """
 
+import base64
+import binascii
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -29,6 +32,8 @@ REQUIRED_CLAIMS = ["iss", "aud", "sub", "exp", "nbf", "iat", "jti", "token_use"]
 # Headers that would let a token choose its own verification key (RFC 8725 §3.10). We never
 # fetch or trust them, and refuse tokens that carry them rather than silently ignore them.
 FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c"})
+# RFC 7515 §2: base64url is the URL-safe alphabet with the padding left out.
+BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 class InvalidToken(Exception):
@@ -118,7 +123,34 @@ def decode(token: str, *, token_use: TokenUse) -> dict[str, Any]:
     return claims
 
 
+def is_canonical_jws(token: str) -> bool:
+    """Whether ``token`` is three base64url segments each spelled as RFC 7515 §2 and §7.1 write
+    them: only the URL-safe alphabet, no ``=`` padding, and the unused bits of the last
+    character zero (a segment re-encodes to exactly what was sent).
+
+    PyJWT decodes leniently (it pads, and the standard library's decoder skips characters
+    outside the alphabet and ignores unused bits), so one token would have many spellings,
+    each a different cache key, revocation-list entry or log line for the same signature.
+    """
+    segments = token.split(".")
+    if len(segments) != 3:
+        return False
+    for segment in segments:
+        if not BASE64URL.fullmatch(segment):
+            return False
+        try:
+            raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        except binascii.Error:  # a length of 1 mod 4, which no byte string encodes to
+            return False
+        if base64.urlsafe_b64encode(raw).rstrip(b"=") != segment.encode("ascii"):
+            return False
+    return True
+
+
 def _decode(token: str, token_use: TokenUse) -> tuple[str, dict[str, Any]]:
+    # Before anything is parsed, and once per distinct token: decode() caches what passes.
+    if not is_canonical_jws(token):
+        raise InvalidToken("The token is malformed.")
     header = jwt.get_unverified_header(token)
     if FORBIDDEN_HEADERS & header.keys():
         raise InvalidToken("The token names its own key, which is never trusted.")

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
+from api.admin import BoundedSearchMixin
 from users.models import User
 
 # What makes an account more powerful than its holder's staff permissions say: granted only
@@ -13,7 +14,7 @@ SUPERUSER_GRANTED = ("is_superuser", "groups", "user_permissions")
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(BoundedSearchMixin, DjangoUserAdmin):
     """Django's user admin, where only a superuser changes or deletes a superuser.
 
     Django lets anyone with change_user edit any account, superusers included, and tick

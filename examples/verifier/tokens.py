@@ -13,6 +13,9 @@ needs more asks the issuer's ``POST /auth/token/verify/`` instead, and requires
 ``"token_use": "access"`` in its answer (that endpoint vouches for refresh tokens too).
 """
 
+import base64
+import binascii
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +29,8 @@ REQUIRED_CLAIMS = ["iss", "aud", "sub", "exp", "nbf", "iat", "jti", "token_use"]
 MAX_TOKEN_BYTES = 8192
 # Headers that would let a token choose its own verification key (RFC 8725 §3.10): refused.
 FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c"})
+# RFC 7515 §2: base64url is the URL-safe alphabet with the padding left out.
+BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 class TokenRefused(Exception):
@@ -50,6 +55,8 @@ class AccessTokenVerifier:
         """The verified access token, or TokenRefused (KeysUnavailable if no keys can be had)."""
         if len(token) > MAX_TOKEN_BYTES:
             raise TokenRefused("The token is too large.")
+        if not is_canonical_jws(token):
+            raise TokenRefused("The token is malformed.")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -96,6 +103,28 @@ class AccessTokenVerifier:
         if not isinstance(subject, str) or not subject:
             raise TokenRefused("The token's subject is malformed.")
         return AccessToken(subject=subject, key_id=kid, claims=claims)
+
+
+def is_canonical_jws(token: str) -> bool:
+    """Whether ``token`` is three base64url segments spelled as RFC 7515 §2 and §7.1 write them:
+    the URL-safe alphabet only, no ``=`` padding, the last character's unused bits zero.
+
+    PyJWT accepts a padded signature too, so one token would have several spellings. (The
+    same check as the issuer's tokens/codec.py; this program imports nothing from it.)
+    """
+    segments = token.split(".")
+    if len(segments) != 3:
+        return False
+    for segment in segments:
+        if not BASE64URL.fullmatch(segment):
+            return False
+        try:
+            raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        except binascii.Error:  # a length of 1 mod 4, which no byte string encodes to
+            return False
+        if base64.urlsafe_b64encode(raw).rstrip(b"=") != segment.encode("ascii"):
+            return False
+    return True
 
 
 def describe(exc: jwt.PyJWTError) -> str:

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from api.logging import JsonFormatter, PlainFormatter, RedactFilter, RequestIdFilter, redact
 from tests.config.conftest import RunDjango
+from tests.linear import assert_linear
 from users.models import User
 
 # An access token as this service makes them (header, claims, signature), and an encrypted one.
@@ -140,6 +141,57 @@ urlpatterns = [path("boom/", boom)]
 )
 def test_redact(text: str, expected: str) -> None:
     assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A token glued to what came before it is still redacted, from the start of its run.
+        (f"id-{JWT}", "[redacted jwt]"),
+        (f"abc.x{JWT}", "abc.[redacted jwt]"),
+        (f"'{JWT}'", "'[redacted jwt]'"),
+        ("eyJa.eyJb", "eyJa.eyJb"),  # two segments are not a JWS
+        ("Bearer " + " " * 10 + "!", "Bearer " + " " * 10 + "!"),
+    ],
+)
+def test_redact_at_run_boundaries(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        pytest.param(lambda n: "eyJ" * n, id="eyJ repeated"),
+        pytest.param(lambda n: "-eyJ" * n, id="eyJ inside one long run"),
+        pytest.param(lambda n: "eyJ." * n, id="eyJ and dots"),
+        pytest.param(lambda n: "eyJa.b " * n, id="two-segment near misses"),
+        pytest.param(lambda n: "Bearer " + " " * (3 * n) + "!", id="bearer and spaces"),
+        pytest.param(lambda n: "Bearer\t" * n, id="bearer repeated"),
+        pytest.param(lambda n: "/tasks/feed/" * n, id="feed paths"),
+    ],
+)
+def test_redaction_takes_time_linear_in_hostile_text(hostile: Callable[[int], str]) -> None:
+    # 16 KB against 64 KB: quadratic redaction took 0.5 s and 8 s on these.
+    assert_linear(redact, hostile, count=16_000 // len(hostile(1)))
+
+
+@pytest.mark.django_db
+def test_a_long_token_like_host_is_answered_in_linear_time(anon: APIClient, console: Lines) -> None:
+    # Django logs a disallowed Host at ERROR, whole; 30 KB of "eyJ" once took 5 s to answer.
+    def request(host: str) -> None:
+        assert anon.get("/", HTTP_HOST=host).status_code == 400
+
+    assert_linear(request, lambda n: "eyJ" * n, count=2_500)
+    assert any(line["logger"] == "django.security.DisallowedHost" for line in console())
+
+
+@pytest.mark.django_db
+def test_a_long_token_like_path_is_answered_in_linear_time(anon: APIClient, console: Lines) -> None:
+    def request(path: str) -> None:
+        assert anon.get(path).status_code == 404
+
+    assert_linear(request, lambda n: "/" + "eyJ" * n, count=2_500)
+    assert access_lines(console())
 
 
 def test_the_plain_format_has_the_request_id_and_redacts_too() -> None:

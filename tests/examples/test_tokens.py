@@ -80,3 +80,15 @@ def test_a_token_refused_by_its_header_costs_no_fetch(
     with pytest.raises(TokenRefused):
         verifier.verify(token)
     assert issuer.fetches == 0
+
+
+@pytest.mark.parametrize("padding", ["==", "=", "!"])
+def test_a_signature_spelled_otherwise_is_refused(verifier: AccessTokenVerifier, padding: str) -> None:
+    # RFC 7515 §2: base64url without padding. A 2048-bit RSA signature is 342 characters, which
+    # a base64 decoder would pad with "==": PyJWT accepts that spelling of the same token.
+    token = SIGNER.sign()
+    assert len(token.rsplit(".", 1)[1]) % 4 == 2
+    assert verifier.verify(token).subject == "42"
+
+    with pytest.raises(TokenRefused, match="malformed"):
+        verifier.verify(token + padding)

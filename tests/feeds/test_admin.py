@@ -41,3 +41,14 @@ def test_deleting_in_the_admin_revokes_the_feed(admin_client_: Client, owner: Us
     assert response.status_code == 302
     assert not Feed.objects.exists()
     assert admin_client_.get(f"/tasks/feed/{created.token}.ics").status_code == 404
+
+
+def test_the_admin_cannot_rename_a_feed_to_more_than_one_line(admin_client_: Client, owner: User) -> None:
+    created = feed_create(user=owner, name="Phone")
+
+    response = admin_client_.post(f"/admin/feeds/feed/{created.feed.pk}/change/", {"name": "Work\nphone"})
+
+    assert response.status_code == 200  # the form again, with its error
+    assert b"A name may not hold line breaks" in response.content
+    created.feed.refresh_from_db()
+    assert created.feed.name == "Phone"

@@ -68,6 +68,34 @@ def test_the_calendar_is_named_after_the_feed_or_its_owner(owner: User, owner_cl
     assert Calendar.from_ical(read_feed(feed_path(unnamed))[1])["X-WR-CALNAME"] == "Tasks of owner"
 
 
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ("Work\rphone", r"Work\nphone"),
+        ("Work\nphone", r"Work\nphone"),
+        ("Work\r\nphone", r"Work\nphone"),
+        ("Work\x07phone; home, too", "Work\ufffdphone\\; home\\, too"),
+    ],
+)
+def test_a_stored_name_with_a_line_break_still_makes_a_calendar(
+    owner: User, owner_feed: dict[str, Any], name: str, written: str
+) -> None:
+    # Names were not checked when some were stored: the calendar must survive them.
+    Feed.objects.filter(pk=owner_feed["id"]).update(name=name)
+    task = make_task(owner)
+
+    response, body = read_feed(feed_path(owner_feed))
+
+    assert response.status_code == 200
+    lines = body.split(b"\r\n")
+    assert not any(b"\r" in line or b"\n" in line for line in lines)
+    assert lines[-2:] == [b"END:VCALENDAR", b""]
+    calendar = Calendar.from_ical(body)
+    # TEXT escaping (RFC 5545 §3.3.11), which calendar apps undo; the bell is replaced.
+    assert str(calendar["X-WR-CALNAME"]) == str(calendar["NAME"]) == written
+    assert set(todos(body)) == {uid(task)}
+
+
 def test_an_empty_feed_is_an_empty_calendar(owner_feed: dict[str, Any]) -> None:
     response, body = read_feed(feed_path(owner_feed))
 

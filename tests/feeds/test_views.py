@@ -80,6 +80,23 @@ def test_create_refuses_bad_or_unknown_fields(
     assert not Feed.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "name", ["Work\rphone", "Work\nphone", "Work\r\nphone", "Work\tphone", "Work\u2028phone"]
+)
+def test_create_refuses_a_name_that_is_not_one_line(owner_client: APIClient, name: str) -> None:
+    response = owner_client.post("/tasks/feeds/", {"name": name}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"name": ["A name may not hold line breaks, tabs or other control characters."]}
+    assert not Feed.objects.exists()
+
+
+def test_create_keeps_a_name_of_any_script_and_emoji(owner_client: APIClient) -> None:
+    name = "Téléphone 📱 👨‍👩‍👧 (работа), ; \\"
+
+    assert create_feed(owner_client, name=name)["name"] == name
+
+
 def test_create_is_refused_beyond_the_limit_until_one_is_revoked(owner_client: APIClient) -> None:
     feeds = [create_feed(owner_client) for _ in range(FEEDS_PER_USER)]
 

@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import random
+import re
 import tarfile
 import threading
 import tracemalloc
@@ -127,7 +128,7 @@ def test_tasks_csv_has_a_header_and_a_row_per_task(
 ) -> None:
     exported = export(owner_client, archive)["tasks.csv"].decode("utf-8")
 
-    assert exported.startswith("url,id,title,person,due_to,completed,created,updated\r\n")
+    assert exported.startswith('"url","id","title","person","due_to","completed","created","updated"\r\n')
     rows = list(csv.DictReader(io.StringIO(exported, newline="")))
     expected = [
         {
@@ -171,6 +172,35 @@ def test_titles_a_spreadsheet_would_run_get_a_quote(owner_client: APIClient, tas
     } <= titles
 
 
+SPLIT_TITLES = ["x;=cmd|' /C calc'!A0;y", "tab\t+1", "line\n@SUM(A1)", "cr\r-2", "a;'b"]
+
+
+def test_a_spreadsheet_splitting_on_semicolons_tabs_or_lines_sees_no_formula(
+    owner: User, owner_client: APIClient
+) -> None:
+    for title in SPLIT_TITLES:
+        Task.objects.create(person=owner, title=title, due_to=DUE)
+
+    exported = export(owner_client, "zip")["tasks.csv"].decode()
+
+    # The worst reader: quotes only strip off a cell's ends, and a ;, a tab or a line break
+    # starts a cell wherever it is.
+    cells = [cell.strip('"') for cell in re.split(r"[;\t\r\n]", exported)]
+    assert "'=cmd|' /C calc'!A0" in cells
+    assert [cell for cell in cells if cell.startswith(("=", "+", "-", "@"))] == []
+    # The import reads every title back as it was.
+    titles = [row["title"] for row in csv.DictReader(io.StringIO(exported, newline=""))]
+    assert [exports.csv_title_read(title) for title in titles] == SPLIT_TITLES
+
+
+def test_every_csv_cell_is_quoted(owner_client: APIClient, tasks: list[Task]) -> None:
+    exported = export(owner_client, "zip")["tasks.csv"].decode()
+
+    quoted_row = r'"(?:[^"]|"")*"(?:,"(?:[^"]|"")*")*\r\n'
+    assert re.fullmatch(f"(?:{quoted_row})+", exported)
+    assert f'"{TITLES[0]}"' in exported
+
+
 def test_staff_export_only_their_own_tasks(staff_client: APIClient, tasks: list[Task]) -> None:
     exported = json.loads(export(staff_client, "zip")["tasks.json"])
 
@@ -182,7 +212,9 @@ def test_no_tasks_is_an_archive_of_empty_members(owner_client: APIClient, archiv
     exported = export(owner_client, archive)
 
     assert exported["tasks.json"] == b"[]"
-    assert exported["tasks.csv"] == b"url,id,title,person,due_to,completed,created,updated\r\n"
+    assert (
+        exported["tasks.csv"] == b'"url","id","title","person","due_to","completed","created","updated"\r\n'
+    )
     assert exported["tasks.ics"] == calendar_bytes([], name="Tasks of owner")
 
 

@@ -93,6 +93,17 @@ def test_one_leading_quote_is_removed_from_csv_titles(owner: User, owner_client:
     assert titles_of(owner) == ["=1+1", "'quoted", "plain"]
 
 
+def test_one_quote_is_removed_after_each_separator_in_csv_titles(
+    owner: User, owner_client: APIClient
+) -> None:
+    body = f'title,due_to\r\n"x;\'=cmd;y",{DUE}\r\n"a;\'\'b",{DUE}\r\n"tab\t\'+1",{DUE}\r\n"a; b",{DUE}\r\n'
+
+    response = post_csv(owner_client, body)
+
+    assert response.status_code == 201
+    assert titles_of(owner) == ["x;=cmd;y", "a;'b", "tab\t+1", "a; b"]
+
+
 def test_ids_dates_and_person_are_ignored_even_anothers(
     owner: User, other: User, owner_client: APIClient, staff: User, staff_client: APIClient
 ) -> None:

@@ -11,6 +11,8 @@ import hmac
 import json
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -475,3 +477,89 @@ def test_authorization_header_given_as_bytes_is_read(owner: User) -> None:
     response = APIClient().get("/tasks/", HTTP_AUTHORIZATION=f"Bearer {forge(owner)}".encode())
 
     assert response.status_code == 200, response.content
+
+
+# Spelling (RFC 7515 §2, §7.1): one token, one spelling. Each variant below decodes, as
+# base64 decoders do, to the same bytes as the token it came from. The header and payload
+# are signed as written, so only the signature can be spelled otherwise and still verify:
+# PyJWT (2.15) accepts a padded one and refuses the other spellings itself; the codec
+# refuses all of them before PyJWT sees the token. A 3072-bit RSA signature is 512
+# characters, which need no padding; these keys' signatures are 43 (HS256) and 86 (ES256).
+
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+@pytest.fixture(params=["HS256", "ES256"])
+def short_signatures(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> Iterator[str]:
+    settings.JWT_ALGORITHM, settings.JWT_SECRET = request.param, "s" * 64 if request.param == "HS256" else ""
+    settings.JWT_KEY_DIR, settings.JWT_PRIVATE_KEY_FILE = tmp_path / "jwt", None
+    key_ring.cache_clear()
+    try:
+        yield request.param
+    finally:
+        key_ring.cache_clear()  # the next test gets the ring of its own settings
+
+
+def padded(segment: str) -> str:
+    assert len(segment) % 4, "this segment needs no padding"
+    return segment + "=" * (-len(segment) % 4)
+
+
+def with_junk(segment: str) -> str:
+    # Skipped by the standard library's decoder; four of them leave the length's remainder.
+    return f"{segment[:4]}!!!!{segment[4:]}"
+
+
+def with_unused_bits_set(segment: str) -> str:
+    # The last character carries (6 * len) % 8 bits that belong to no byte: the encoder
+    # writes them as zeros; its sibling differs only there.
+    assert (len(segment) * 6) % 8, "this segment has no unused bits"
+    return segment[:-1] + ALPHABET[ALPHABET.index(segment[-1]) ^ 1]
+
+
+def in_the_standard_alphabet(segment: str) -> str:
+    return segment.replace("-", "+").replace("_", "/")
+
+
+def respelled(token: str, spell: Callable[[str], str]) -> str:
+    signing_input, signature = token.rsplit(".", 1)
+    variant = spell(signature)
+    assert variant != signature
+    lenient = base64.urlsafe_b64decode(variant.replace("!", "").rstrip("=") + "==")
+    assert lenient == base64.urlsafe_b64decode(signature + "==")
+    return f"{signing_input}.{variant}"
+
+
+def with_both_alphabets(tokens: Iterator[str]) -> str:
+    # All but about one signature in 20 (HS256) or in 400 (ES256) hold a - or a _.
+    return next(token for token in tokens if {"-", "_"} & set(token.rsplit(".", 1)[1]))
+
+
+@pytest.mark.parametrize(
+    "spell", [padded, with_unused_bits_set, with_junk], ids=["padded", "unused-bits", "junk"]
+)
+def test_a_signature_spelled_otherwise_is_refused(
+    owner: User, short_signatures: str, spell: Callable[[str], str]
+) -> None:
+    token = forge(owner)
+
+    assert get_tasks(f"Bearer {token}").status_code == 200
+    assert_refused(respelled(token, spell))
+
+
+def test_a_signature_in_the_standard_alphabet_is_refused(owner: User, short_signatures: str) -> None:
+    token = with_both_alphabets(forge(owner) for _ in range(200))
+
+    assert get_tasks(f"Bearer {token}").status_code == 200
+    assert_refused(respelled(token, in_the_standard_alphabet))
+
+
+@pytest.mark.parametrize("path", ["/auth/token/refresh/", "/auth/token/verify/"])
+def test_a_padded_refresh_token_is_refused(
+    owner: User, anon: APIClient, short_signatures: str, path: str
+) -> None:
+    refresh = token_pair_issue(user=owner)["refresh"]
+    field = "refresh" if path.endswith("refresh/") else "token"
+
+    assert anon.post(path, {field: respelled(refresh, padded)}, format="json").status_code == 401
+    assert anon.post(path, {field: refresh}, format="json").status_code == 200
