@@ -1,11 +1,11 @@
 """Login throttling per client address and per account, with a fallback when the cache is away."""
 
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
+import argon2
 import pytest
+from argon2 import _password_hasher
 from django.http import HttpResponse
 from django.test import Client
 from rest_framework.test import APIClient
@@ -70,24 +70,47 @@ def test_with_the_cache_down_logins_are_still_counted(
     assert codes == [200, 200, 429]
 
 
-def test_unknown_user_and_wrong_password_take_comparable_time(
-    db: None, anon: APIClient, settings: Any
+def test_unknown_user_and_wrong_password_cost_the_same_hashing(
+    db: None, anon: APIClient, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Both pay for one Argon2 hash (Django hashes for a user that does not exist), so the
-    time of an answer does not tell whether an account exists."""
+    """Both pay for one Argon2 hash of the same cost (Django hashes the password for a user
+    that does not exist), so the time of an answer does not tell whether an account exists.
+    Counted, not timed: wall-clock ratios are noise under parallel test workers."""
     settings.PASSWORD_HASHERS = ["users.hashers.Argon2PasswordHasher"]
     User.objects.create_user(username="real", password=PASSWORD)
+    computed: list[tuple[int, int, int]] = []  # (passes, memory KiB, lanes) per Argon2 run
 
-    def median_seconds(username: str) -> float:
-        times = []
-        for _ in range(5):
-            started = time.perf_counter()
-            anon.post("/auth/token/", {"username": username, "password": "not-it"})
-            times.append(time.perf_counter() - started)
-        return statistics.median(times)
+    def counted(real: Callable[..., Any], cost: Callable[..., tuple[int, int, int]]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            computed.append(cost(*args, **kwargs))
+            return real(*args, **kwargs)
 
-    unknown, wrong = median_seconds("nobody-at-all"), median_seconds("real")
-    assert 0.5 < unknown / wrong < 2.0, (unknown, wrong)
+        return run
+
+    def cost_of_hash(
+        *_: Any, time_cost: int, memory_cost: int, parallelism: int, **__: Any
+    ) -> tuple[int, int, int]:
+        return time_cost, memory_cost, parallelism
+
+    def cost_of_verify(hash: bytes, *_: Any) -> tuple[int, int, int]:
+        params = argon2.extract_parameters(hash.decode())
+        return params.time_cost, params.memory_cost, params.parallelism
+
+    # Django hashes through argon2.low_level and verifies through argon2.PasswordHasher.
+    monkeypatch.setattr(argon2.low_level, "hash_secret", counted(argon2.low_level.hash_secret, cost_of_hash))
+    monkeypatch.setattr(
+        _password_hasher, "verify_secret", counted(_password_hasher.verify_secret, cost_of_verify)
+    )
+
+    def hashing_of(username: str) -> list[tuple[int, int, int]]:
+        computed.clear()
+        response = anon.post("/auth/token/", {"username": username, "password": "not-it"})
+        assert response.status_code == 401
+        return list(computed)
+
+    unknown, wrong = hashing_of("nobody-at-all"), hashing_of("real")
+    assert len(unknown) == 1
+    assert unknown == wrong
 
 
 # Every door that takes a password counts toward the same limits.
