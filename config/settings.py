@@ -235,7 +235,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
-        "rest_framework.filters.OrderingFilter",
+        "api.ordering.BoundedOrderingFilter",
     ],
     "DEFAULT_RENDERER_CLASSES": [
         "api.renderers.ORJSONRenderer",
