@@ -3,7 +3,9 @@ request body that does not arrive in time costing a worker, not holding it."""
 
 import io
 import logging
+import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -107,7 +109,23 @@ class WholeBodyWSGIHandler(WSGIHandler):
         return [body]
 
 
+def stop_signals_from_the_server_only() -> None:
+    """In a granian worker, leave SIGINT blocked: the worker stops when granian's main
+    process tells it to (SIGTERM), and only then.
+
+    Ctrl-C sends SIGINT to the terminal's whole process group, workers included, and granian
+    then sends each worker SIGTERM too. A worker whose handler runs twice before its server
+    loop has taken the first stop wedges (granian 2.8's WorkerSignal.set() blocks on a full
+    channel of one, in the signal handler), and its main process kills it only after
+    --workers-kill-timeout: 30 s, in most stops of several workers. Blocked before granian
+    starts the worker's threads, which inherit the mask, the second signal never arrives.
+    """
+    if multiprocessing.current_process().name == "granian-worker":
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
 def get_wsgi_application() -> WholeBodyWSGIHandler:
     """django.core.wsgi.get_wsgi_application(), with the handler above."""
+    stop_signals_from_the_server_only()
     django.setup(set_prefix=False)
     return WholeBodyWSGIHandler()
