@@ -13,7 +13,7 @@ from soak.server import Server, free_port, manage, server_env
 from tests.integration.conftest import client
 
 TIMEOUT = 6  # REQUEST_BODY_TIMEOUT of the server under test
-# The timeout, the watchdog's tick, granian's respawn interval (3.5 s) and a worker's start.
+# The timeout, the watchdog's tick (1 s) and a new worker's start, with room for a busy machine.
 BOUND = 20
 
 
