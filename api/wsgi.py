@@ -119,9 +119,14 @@ def stop_signals_from_the_server_only() -> None:
     channel of one, in the signal handler), and its main process kills it only after
     --workers-kill-timeout: 30 s, in most stops of several workers. Blocked before granian
     starts the worker's threads, which inherit the mask, the second signal never arrives.
+
+    Until granian installs the worker's own handlers, after the app is loaded, the worker
+    runs the handlers it inherited from the main process, which swallow a stop: SIGTERM
+    meanwhile ends the worker at once instead (it serves nothing yet).
     """
     if multiprocessing.current_process().name == "granian-worker":
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def get_wsgi_application() -> WholeBodyWSGIHandler:

@@ -25,6 +25,18 @@ def ctrl_c(server: Server) -> None:
     os.killpg(server.pid, signal.SIGINT)  # as a terminal does: the whole process group
 
 
+def wait_until_every_worker_serves(server: Server) -> None:
+    """Server.start() is ready once one worker answers; the others may still be loading the
+    app, which a stop signal meets before granian's handlers are in place. A worker serves
+    once granian has started its threads."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if all(len(os.listdir(f"/proc/{pid}/task")) > 1 for pid in server.worker_pids()):
+            return
+        time.sleep(0.05)
+    raise TimeoutError("the workers did not all start serving")
+
+
 def seconds_to_exit(server: Server, workers: list[int], limit: float) -> float:
     """Until the main process and every worker are gone (or ``limit`` passed)."""
     assert server.proc is not None
@@ -53,6 +65,7 @@ def test_an_idle_server_stops_within_two_seconds_of_ctrl_c_every_time(
         server = Server(env, port=free_port(), workers=WORKERS, log_path=tmp_path / "server.log")
         try:
             server.start()
+            wait_until_every_worker_serves(server)
             if n % 2:  # and right after a request
                 http = Http("127.0.0.1", server.port, timeout=10, keep_alive=False)
                 assert http.get("/healthz").status == 200
@@ -71,6 +84,7 @@ def test_a_request_in_flight_is_answered_before_the_server_stops(env: dict[str, 
     server = Server(env, port=free_port(), workers=WORKERS, log_path=tmp_path / "server.log")
     try:
         server.start()
+        wait_until_every_worker_serves(server)
         workers = server.worker_pids()
         body = b'{"username": "in-flight", "password": "long-enough-password-1"}'
         with socket.create_connection(("127.0.0.1", server.port), timeout=30) as slow:
