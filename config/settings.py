@@ -49,6 +49,9 @@ _database_url = env.str("DATABASE_URL", "")
 _redis_url = env.str("REDIS_URL", "")
 SIGNUP_OPEN = env.bool("SIGNUP_OPEN", True)
 REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", 1024 * 1024, validate=Range(min=1024))
+# Seconds a client has to send a whole request body once its headers are in (api/wsgi.py).
+# At least 6: granian stops altogether when a worker it restarted exits again within 5.5 s.
+REQUEST_BODY_TIMEOUT = env.int("REQUEST_BODY_TIMEOUT", 20, validate=Range(min=6, max=300))
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO", validate=OneOf(["DEBUG", "INFO", "WARNING", "ERROR"]))
 # One JSON object per line for log collectors; plain text by default only under DEBUG.
 # One access line per request (api.access): off by default, as a reverse proxy usually
@@ -237,7 +240,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "api.filters.BoundedSearchFilter",
-        "rest_framework.filters.OrderingFilter",
+        "api.ordering.BoundedOrderingFilter",
     ],
     "DEFAULT_RENDERER_CLASSES": [
         "api.renderers.ORJSONRenderer",

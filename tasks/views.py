@@ -8,7 +8,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound
-from rest_framework.filters import OrderingFilter
 from rest_framework.generics import get_object_or_404
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
@@ -16,6 +15,7 @@ from rest_framework.response import Response
 
 from api import prepared
 from api.conditional import etag, not_modified, require_match
+from api.ordering import BoundedOrderingFilter
 from api.pagination import KeysetPagination, PageQuery
 from api.renderers import ORJSONRenderer
 from api.representations import XMLRenderer
@@ -141,7 +141,9 @@ class TaskViewSet(viewsets.ModelViewSet):
         caller = request_user(request)
         # The class's empty queryset: get_ordering() reads only its model, and a fresh
         # Task.objects.none() per request would cost a query clone.
-        chosen = OrderingFilter().get_ordering(request, self.queryset, self) or Task._meta.ordering or ()
+        chosen = (
+            BoundedOrderingFilter().get_ordering(request, self.queryset, self) or Task._meta.ordering or ()
+        )
         paginator = self.paginator
         assert isinstance(paginator, KeysetPagination)  # noqa: S101
 
