@@ -14,7 +14,7 @@ from environs import Env
 from marshmallow import ValidationError
 from marshmallow.validate import OneOf, Range, Regexp
 
-from config.statefiles import read_or_create
+from api.statefiles import read_or_create
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 JWT_ALGORITHMS = [

@@ -1,8 +1,6 @@
 """The key ring: every algorithm end to end, generated keys, configured keys, the JWKS."""
 
 import logging
-import multiprocessing
-import os
 import secrets
 import stat
 import threading
@@ -18,7 +16,6 @@ from django.core.exceptions import ImproperlyConfigured
 from pytest_django import Settings
 from rest_framework.test import APIClient
 
-from config.statefiles import read_or_create
 from tests.conftest import PASSWORD
 from tokens import keys
 from tokens.keys import (
@@ -318,42 +315,6 @@ def test_corrupt_generated_key_is_refused(ring: Settings) -> None:
 
     with pytest.raises(ImproperlyConfigured):
         rebuilt_ring()
-
-
-# Generated files, made once by whichever worker gets there first.
-
-
-def _race(path: Path, barrier: Any, results: Any) -> None:
-    barrier.wait()
-    results.put(read_or_create(path, lambda: os.urandom(4096)))
-
-
-def test_concurrent_read_or_create_agrees_on_one_file(tmp_path: Path) -> None:
-    context = multiprocessing.get_context("fork")
-    workers = 8
-    for round_ in range(3):
-        path = tmp_path / f"round-{round_}" / "secret"
-        barrier, results = context.Barrier(workers), context.Queue()
-        processes = [context.Process(target=_race, args=(path, barrier, results)) for _ in range(workers)]
-        for process in processes:
-            process.start()
-        seen = [results.get(timeout=30) for _ in processes]
-        for process in processes:
-            process.join(timeout=30)
-            assert process.exitcode == 0
-
-        assert len(set(seen)) == 1
-        assert seen[0] == path.read_bytes()
-        assert len(seen[0]) == 4096
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        assert list(path.parent.iterdir()) == [path]  # every loser cleaned up its temporary file
-
-
-def test_read_or_create_never_remakes_an_existing_file(tmp_path: Path) -> None:
-    path = tmp_path / "secret"
-    path.write_bytes(b"kept")
-
-    assert read_or_create(path, lambda: pytest.fail("must not be called")) == b"kept"
 
 
 # RFC 7638 thumbprints.
