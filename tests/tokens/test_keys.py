@@ -5,6 +5,7 @@ import secrets
 import stat
 import threading
 from collections.abc import Iterator
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 from pytest_django import Settings
 from rest_framework.test import APIClient
 
@@ -315,6 +317,24 @@ def test_corrupt_generated_key_is_refused(ring: Settings) -> None:
 
     with pytest.raises(ImproperlyConfigured):
         rebuilt_ring()
+
+
+def test_serve_makes_the_generated_key_before_the_server_starts(
+    ring: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ring.JWT_ALGORITHM = "ES256"
+    key_file = generated_key_path(ring.JWT_KEY_DIR, "ES256", 1)
+    existed_at_exec = []
+    monkeypatch.setattr("os.execv", lambda path, argv: existed_at_exec.append(key_file.exists()))
+    out = StringIO()
+    assert not key_file.exists()
+
+    call_command("serve", stdout=out)
+
+    assert existed_at_exec == [True]  # made by the before_serving receiver, before the workers fork
+    signing = key_ring().signing
+    assert signing.kid == load_generated_key("ES256", key_file).kid
+    assert out.getvalue().strip().endswith(f"; tokens signed with ES256 key {signing.kid}")
 
 
 # RFC 7638 thumbprints.
