@@ -195,7 +195,7 @@ vars().update(_email)  # EMAIL_BACKEND, EMAIL_HOST... from EMAIL_URL
 
 AUTH_USER_MODEL = "users.User"
 # ModelBackend with the login limits in front of every password it checks, whatever the door.
-AUTHENTICATION_BACKENDS = ["tokens.passwords.CountedModelBackend"]
+AUTHENTICATION_BACKENDS = ["users.passwords.CountedModelBackend"]
 PASSWORD_HASHERS = [
     "users.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
