@@ -18,7 +18,7 @@ from django.core.management import call_command
 from pytest_django import Settings
 from rest_framework.test import APIClient
 
-from tests.conftest import PASSWORD
+from tests.helpers.accounts import PASSWORD
 from tokens import keys
 from tokens.keys import (
     ALGORITHMS,

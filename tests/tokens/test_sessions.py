@@ -8,8 +8,8 @@ import jwt
 import pytest
 from rest_framework.test import APIClient
 
-from tests.concurrency import at_once
-from tests.conftest import PASSWORD
+from tests.helpers.accounts import PASSWORD
+from tests.helpers.concurrency import at_once
 from tokens.codec import InvalidToken
 from tokens.models import Session
 from tokens.services import refresh_rotate, session_start

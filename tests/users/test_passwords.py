@@ -10,7 +10,7 @@ from django.contrib.auth import aauthenticate, authenticate
 from django.utils.module_loading import import_string
 from rest_framework.throttling import SimpleRateThrottle
 
-from tests.conftest import PASSWORD
+from tests.helpers.accounts import PASSWORD
 from users.models import User
 from users.passwords import CountedModelBackend, password_verify
 from users.throttling import PasswordAttemptsExceeded
