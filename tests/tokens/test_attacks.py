@@ -38,7 +38,7 @@ from django.http import HttpResponse
 from jwt.algorithms import get_default_algorithms
 from rest_framework.test import APIClient
 
-from tests.tokens.test_codec import (
+from tests.helpers.forgery import (
     MISSING,
     SLACK,
     assert_invalid_token,

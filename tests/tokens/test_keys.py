@@ -1,10 +1,8 @@
 """The key ring: every algorithm end to end, generated keys, configured keys, the JWKS."""
 
 import logging
-import secrets
 import stat
 import threading
-from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -19,13 +17,11 @@ from pytest_django import Settings
 from rest_framework.test import APIClient
 
 from tests.helpers.accounts import PASSWORD
+from tests.helpers.keys import Clock, me, pem, rebuilt_ring, resign, write_key
 from tokens import keys
 from tokens.keys import (
     ALGORITHMS,
     HMAC_ALGORITHMS,
-    RECHECK_SECONDS,
-    KeyRing,
-    SigningKey,
     build_key_ring,
     find_verifying_key,
     generate_key_material,
@@ -40,50 +36,9 @@ from users.models import User
 PRIVATE_JWK_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k", "oth"}  # RFC 7518 §6.3.2, §6.4.1
 
 
-def pem(private: Any, password: bytes | None = None) -> bytes:
-    encryption = serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
-    return private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
-
-
 @pytest.fixture(scope="module")
 def rsa_2048() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture
-def ring(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
-    """Settings for a key ring of our own under ``tmp_path``, rebuilt from scratch."""
-    settings.JWT_KEY_DIR = tmp_path / "jwt"
-    settings.JWT_SECRET = ""
-    settings.JWT_PRIVATE_KEY_FILE = None
-    key_ring.cache_clear()
-    yield settings
-    key_ring.cache_clear()  # the next test gets the ring of its own settings
-
-
-def rebuilt_ring() -> KeyRing:
-    key_ring.cache_clear()
-    return key_ring()
-
-
-class Clock:
-    """Stands in for the monotonic clock of ``tokens.keys``: time passes only when told to."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float = RECHECK_SECONDS) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(ring: Settings, monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(keys, "monotonic", fake)
-    return fake
 
 
 class Counter:
@@ -97,29 +52,6 @@ class Counter:
     def __call__(self) -> Any:
         self.calls += 1
         return self.wrapped()
-
-
-def resign(token: str, key: SigningKey, kid: str | None = None) -> str:
-    """``token``'s header and claims signed by ``key``: a token as that key would have issued it.
-
-    With ``kid``, the header names that kid instead of the key's own.
-    """
-    header = jwt.get_unverified_header(token) | {"kid": kid or key.kid, "alg": key.algorithm}
-    claims = jwt.decode(token, options={"verify_signature": False})
-    return jwt.encode(claims, key.private, algorithm=key.algorithm, headers=header)
-
-
-def write_key(key_dir: Path, algorithm: str, seq: int) -> SigningKey:
-    """A key file as another process (a rotation elsewhere) would write it."""
-    key_dir.mkdir(mode=0o700, exist_ok=True)
-    path = generated_key_path(key_dir, algorithm, seq)
-    material = secrets.token_urlsafe(64).encode() if algorithm in HMAC_ALGORITHMS else None
-    path.write_bytes(material or generate_key_material(algorithm))
-    return load_generated_key(algorithm, path)
-
-
-def me(token: str) -> int:
-    return int(APIClient().get("/users/me/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code)
 
 
 def test_algorithms_are_the_documented_ones() -> None:
