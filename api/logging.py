@@ -10,6 +10,7 @@ import logging
 import re
 from typing import Any
 
+from django.conf import settings
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.orjson import OrjsonFormatter
 
@@ -29,8 +30,12 @@ request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 JWT = re.compile(r"(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]*?eyJ)[A-Za-z0-9_-]*+(?:\.[A-Za-z0-9_-]*+){2,4}")
 # An Authorization header value, whatever the token inside looks like (RFC 6750 §2.1 b64token).
 BEARER = re.compile(r"\b(Bearer)\s++[A-Za-z0-9._~+/-]++=*+", re.IGNORECASE)
-# A calendar feed's path carries its secret (feeds/): /tasks/feed/<secret>.ics.
-FEED_SECRET = re.compile(r"(/tasks/feed/)[^/?#\s\"']++")
+# Paths whose next segment is a secret, named by config (LOG_SECRET_PATHS): a calendar feed's
+# /tasks/feed/<secret>.ics (feeds/).
+SECRET_PATHS = tuple(settings.LOG_SECRET_PATHS)
+PATH_SECRET = (
+    re.compile(f"({'|'.join(map(re.escape, SECRET_PATHS))})[^/?#\\s\"']++") if SECRET_PATHS else None
+)
 _STANDARD_ATTRS = frozenset(
     (*logging.LogRecord("", 0, "", 0, None, None, None).__dict__, "message", "asctime", "request_id")
 )
@@ -39,8 +44,8 @@ _STANDARD_ATTRS = frozenset(
 def redact(text: str) -> str:
     if "eyJ" in text:
         text = JWT.sub("[redacted jwt]", text)
-    if "/tasks/feed/" in text:
-        text = FEED_SECRET.sub(r"\1[redacted]", text)
+    if PATH_SECRET is not None and any(path in text for path in SECRET_PATHS):
+        text = PATH_SECRET.sub(r"\1[redacted]", text)
     return BEARER.sub(r"\1 [redacted]", text)
 
 

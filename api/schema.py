@@ -3,6 +3,7 @@ request bodies and the links between operations."""
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
@@ -132,12 +133,6 @@ def _describe_query_parameter(parameter: dict[str, Any]) -> None:
         parameter["schema"]["minLength"] = 1  # an empty cursor is no cursor the server wrote: 400
 
 
-# Collections whose create answers a resource the caller may then read and change. Not
-# /users/: a sign-up makes an account of its own, which the caller (anonymous, or another
-# user) may not see.
-LINKED_CREATES = frozenset({"/tasks/"})
-
-
 def _link_to_details(paths: dict[str, Any]) -> None:
     """OpenAPI links from what answers a resource to the operations on it (``/x/{id}/``).
 
@@ -148,7 +143,7 @@ def _link_to_details(paths: dict[str, Any]) -> None:
         if path.endswith("/me/"):
             detail = paths.get(path.removesuffix("me/") + "{id}/")
             sources = [(operations.get("get"), "200")]
-        elif path in LINKED_CREATES:
+        elif path in settings.SCHEMA_LINKED_CREATES:  # named by config: api knows no app
             detail = paths.get(path + "{id}/")
             sources = [(operations.get("post"), "201")]
         else:

@@ -14,7 +14,7 @@ from environs import Env
 from marshmallow import ValidationError
 from marshmallow.validate import OneOf, Range, Regexp
 
-from config.statefiles import read_or_create
+from api.statefiles import read_or_create
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 JWT_ALGORITHMS = [
@@ -198,7 +198,7 @@ vars().update(_email)  # EMAIL_BACKEND, EMAIL_HOST... from EMAIL_URL
 
 AUTH_USER_MODEL = "users.User"
 # ModelBackend with the login limits in front of every password it checks, whatever the door.
-AUTHENTICATION_BACKENDS = ["tokens.passwords.CountedModelBackend"]
+AUTHENTICATION_BACKENDS = ["users.passwords.CountedModelBackend"]
 PASSWORD_HASHERS = [
     "users.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -267,6 +267,10 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
+# Collections whose create answers a resource the caller may then read and change: the schema
+# links the 201 to the operations on it (api/schema.py). Not /users/: a sign-up makes an
+# account of its own, which the caller (anonymous, or another user) may not see.
+SCHEMA_LINKED_CREATES = ["/tasks/"]
 SPECTACULAR_SETTINGS = {
     "TITLE": "Task service",
     "DESCRIPTION": "Tasks and users over REST, authenticated with JSON Web Tokens (Bearer). "
@@ -327,6 +331,9 @@ CORS_ALLOW_CREDENTIALS = False
 CORS_ALLOW_HEADERS = (*default_headers, "x-request-id")
 CORS_EXPOSE_HEADERS = ["Location", "Retry-After", "WWW-Authenticate", "X-Request-ID"]
 
+# Paths whose next segment is a secret, redacted from every log line (api/logging.py): the
+# calendar feeds' URLs (feeds/urls.py).
+LOG_SECRET_PATHS = ["/tasks/feed/"]
 # Every record reaching the console carries the request id and has tokens redacted (api/logging.py);
 # api.access writes one line per request.
 LOGGING = {

@@ -6,7 +6,7 @@ from rest_framework.routers import SimpleRouter
 from api.views import Router, healthz, readyz
 from tasks.views import TaskViewSet
 from tokens import views as token_views
-from tokens.login_pages import AdminLoginForm, admin_login, admin_password_change
+from users.login_pages import AdminLoginForm, admin_login, admin_password_change
 from users.views import ActivateView, UserViewSet
 
 router = Router()
@@ -15,7 +15,7 @@ router.register("users", UserViewSet, basename="user")
 auth_router = SimpleRouter()
 auth_router.register("auth/sessions", token_views.SessionViewSet, basename="session")
 
-# The admin's pages that check a password count it like every other login (tokens.passwords).
+# The admin's pages that check a password count it like every other login (users.passwords).
 admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
@@ -39,7 +39,7 @@ urlpatterns = [
     path("admin/login/", admin_login),
     path("admin/password_change/", admin.site.admin_view(admin_password_change, cacheable=True)),
     path("admin/", admin.site.urls),
-    path("api-auth/", include("tokens.login_pages")),
+    path("api-auth/", include("users.login_pages")),
 ]
 
 handler400 = "api.exceptions.bad_request"

@@ -1,6 +1,7 @@
 """Personas, set up once per test: an owner, another user, and staff (healthchecks.io style)."""
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,12 +10,11 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
+from tests.helpers.accounts import PASSWORD, client_for
+from tests.helpers.processes import RunDjango, django_runner
 from tokens.codec import verified_tokens
 from tokens.revocation import memo
-from tokens.services import token_pair_issue
 from users.models import User
-
-PASSWORD = "s3cret-enough-for-tests"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,6 +69,12 @@ def _isolated_cache(settings: Any) -> None:
 
 
 @pytest.fixture
+def run_django(tmp_path: Path) -> RunDjango:
+    """A setting's wiring from the environment, seen in a fresh process (tests.helpers.processes)."""
+    return django_runner(tmp_path)
+
+
+@pytest.fixture
 def owner(db: None) -> User:
     return User.objects.create_user(username="owner", password=PASSWORD, email="owner@example.com")
 
@@ -86,12 +92,6 @@ def staff(db: None) -> User:
 @pytest.fixture
 def anon() -> APIClient:
     return APIClient()
-
-
-def client_for(user: User) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_pair_issue(user=user)['access']}")
-    return client
 
 
 @pytest.fixture

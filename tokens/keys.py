@@ -36,7 +36,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from jwt.algorithms import get_default_algorithms
 
-from config.statefiles import read_or_create
+from api.statefiles import read_or_create
 
 HMAC_ALGORITHMS = {"HS256": 32, "HS384": 48, "HS512": 64}  # minimum key bytes, RFC 7518 §3.2
 EC_CURVES: dict[str, type[ec.EllipticCurve]] = {

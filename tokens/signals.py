@@ -3,6 +3,8 @@ from typing import Any
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from api.signals import before_serving
+from tokens.keys import key_ring
 from tokens.models import Session
 from tokens.revocation import remember_user
 from tokens.services import sessions_end
@@ -27,3 +29,10 @@ def user_access_ended(sender: type[User], user: User, reason: str, **kwargs: Any
     # The new token generation already refuses every token; the sessions are revoked too,
     # with the reason, so /auth/sessions/ and introspection say they ended and why.
     sessions_end(user=user, reason=Session.Reason(reason))
+
+
+@receiver(before_serving)
+def signing_keys_made(sender: object, **kwargs: Any) -> str:
+    # Generated keys are made before the workers fork, so every worker signs with the same one.
+    ring = key_ring()
+    return f"tokens signed with {ring.signing.algorithm} key {ring.signing.kid}"

@@ -24,8 +24,8 @@ from tokens.services import (
     token_verify,
     user_tokens_revoke,
 )
-from tokens.throttling import client_address
 from users.selectors import request_user
+from users.throttling import client_address
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1
 
@@ -42,7 +42,7 @@ class TokenView(APIView):
 
 class TokenObtainView(TokenView):
     # No throttle_classes: authenticate() counts the attempt, per address and per account,
-    # and its PasswordAttemptsExceeded is DRF's 429 with Retry-After (tokens.passwords).
+    # and its PasswordAttemptsExceeded is DRF's 429 with Retry-After (users.passwords).
 
     @extend_schema(
         request=serializers.LoginSerializer,

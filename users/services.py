@@ -10,7 +10,6 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from tokens.passwords import password_verify
 from users.activation import (
     InvalidActivationToken,
     activation_token_check,
@@ -18,6 +17,7 @@ from users.activation import (
     activation_token_user_id,
 )
 from users.models import User
+from users.passwords import password_verify
 
 
 def _validate_password(password: str, *, user: User, field: str) -> None:
@@ -124,7 +124,7 @@ def user_activate(*, token: str) -> User:
 def user_password_change(
     *, user: User, old_password: str, new_password: str, address: str | None = None
 ) -> None:
-    """``address``: the client's, counted with the account like a login (tokens.passwords)."""
+    """``address``: the client's, counted with the account like a login (users.passwords)."""
     if not password_verify(user=user, password=old_password, address=address):
         raise ValidationError({"old_password": ["The old password is not correct."]})
     _validate_password(new_password, user=user, field="new_password")

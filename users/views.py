@@ -13,8 +13,6 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from api.schema import ERROR_RESPONSES
-from tokens.authentication import CHALLENGE
-from tokens.throttling import SignupThrottle, client_address
 from users.activation import InvalidActivationToken
 from users.models import User
 from users.selectors import request_user
@@ -25,6 +23,7 @@ from users.serializers import (
     UserSerializer,
 )
 from users.services import user_activate, user_create, user_password_change, user_signup
+from users.throttling import SignupThrottle, client_address
 
 
 class SignupOpenOrStaff(permissions.BasePermission):
@@ -155,8 +154,11 @@ class ActivateView(APIView):
     throttle_classes = [SignupThrottle]
 
     def get_authenticate_header(self, request: Request) -> str:
-        # Without a challenge DRF turns a 401 into a 403; a bad token is a 401.
-        return CHALLENGE
+        # Without a challenge DRF turns a 401 into a 403; a bad token is a 401. The challenge is
+        # the one of the service's authentication (RFC 6750's Bearer), though this view reads none.
+        challenge = APIView.authentication_classes[0]().authenticate_header(request)
+        assert challenge is not None  # noqa: S101  DEFAULT_AUTHENTICATION_CLASSES starts with Bearer
+        return challenge
 
     @extend_schema(
         request=ActivationSerializer,

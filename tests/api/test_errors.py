@@ -6,7 +6,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from tasks.models import Task
-from tests.conftest import client_for
+from tests.helpers.accounts import client_for
 from users.models import User
 
 

@@ -21,7 +21,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from tasks.models import Task
-from tests.conftest import PASSWORD
+from tests.helpers.accounts import PASSWORD
 from tokens.models import Session
 from tokens.services import token_pair_issue
 from users.activation import activation_token_make

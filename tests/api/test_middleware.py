@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from pytest_django import DjangoAssertNumQueries, Settings
 from rest_framework.test import APIClient
 
-from tests.conftest import PASSWORD
+from tests.helpers.accounts import PASSWORD
 from tokens.services import token_pair_issue
 from users.models import User
 

@@ -12,7 +12,7 @@ from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
 from tasks.models import Task
-from tests.conftest import PASSWORD
+from tests.helpers.accounts import PASSWORD
 from users.models import User
 
 XML = "application/xml"

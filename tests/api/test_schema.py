@@ -6,7 +6,7 @@ from drf_spectacular.generators import EndpointEnumerator
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
-from tests.conftest import client_for
+from tests.helpers.accounts import client_for
 from users.models import User
 
 

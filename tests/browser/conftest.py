@@ -9,7 +9,6 @@ import os
 import re
 from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwrig
 from playwright.sync_api import Error as PlaywrightError
 
 from soak.server import ROOT, Server, free_port, manage, server_env
+from tests.helpers.servers import Served
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package: scripts/browser_deps.sh installs it
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -25,13 +25,6 @@ ACTION_TIMEOUT_MS = 30_000
 NAVIGATION_TIMEOUT_MS = 60_000
 
 expect.set_options(timeout=ACTION_TIMEOUT_MS)
-
-
-@dataclass(frozen=True)
-class Served:
-    server: Server
-    base_url: str
-    log_path: Path
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -7,8 +7,7 @@ from urllib.parse import urlsplit
 from playwright.sync_api import Page, Request, Response, expect
 
 from soak.http import Http
-from tests.browser.conftest import Served
-from tests.integration.conftest import client
+from tests.helpers.servers import Served, client
 
 
 def sign_up(http: Http) -> tuple[dict[str, str], str]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.utils.datastructures import CaseInsensitiveMapping
 
-from tests.config.conftest import RunDjango
+from tests.helpers.processes import RunDjango
 
 PRODUCTION = {
     "DEBUG": "false",

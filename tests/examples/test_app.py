@@ -6,7 +6,7 @@ from flask.testing import FlaskClient
 
 from examples.verifier.app import Settings, create_app
 from examples.verifier.jwks import JwksCache
-from tests.examples.jose import Signer
+from tests.helpers.jose import Signer
 
 SIGNER = Signer.generate("rsa-1")
 JWKS_URL = "https://issuer.example/.well-known/jwks.json"

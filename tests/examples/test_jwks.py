@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import get_default_algorithms
 
 from examples.verifier.jwks import MAX_JWKS_BYTES, JwksCache, JwksError, KeysUnavailable, parse_jwks
-from tests.examples.jose import Signer
+from tests.helpers.jose import Signer
 
 URL = "https://issuer.example/.well-known/jwks.json"
 RSA_KEY = Signer.generate("rsa-1")

@@ -7,7 +7,7 @@ import pytest
 
 from examples.verifier.jwks import JwksCache
 from examples.verifier.tokens import AccessTokenVerifier, TokenRefused
-from tests.examples.jose import AUDIENCE, DROP, ISSUER, REFUSED, Forge, Signer, b64url_json, parts, unsigned
+from tests.helpers.jose import AUDIENCE, DROP, ISSUER, REFUSED, Forge, Signer, b64url_json, parts, unsigned
 
 SIGNER = Signer.generate("rsa-1")
 

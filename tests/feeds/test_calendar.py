@@ -15,8 +15,8 @@ from feeds.models import Feed
 from feeds.services import feed_create
 from tasks.calendar import task_uid
 from tasks.models import Task
-from tests.conftest import client_for
-from tests.feeds.conftest import create_feed, feed_path, read_feed, token_of
+from tests.helpers.accounts import client_for
+from tests.helpers.feeds import create_feed, feed_path, read_feed, token_of
 from tokens.services import token_pair_issue
 from users.models import User
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from feeds.models import Feed, token_digest
 from feeds.selectors import TOKEN_SHAPE, feed_for_token, feeds_of
 from feeds.services import FEEDS_PER_USER, feed_create, feed_revoke, feed_used
-from tests.concurrency import at_once
+from tests.helpers.concurrency import at_once
 from users.models import User
 
 

@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 from feeds.models import Feed
 from feeds.services import FEEDS_PER_USER
 from tasks.models import Task
-from tests.conftest import PASSWORD, client_for
-from tests.feeds.conftest import create_feed, feed_path, read_feed, token_of
+from tests.helpers.accounts import PASSWORD, client_for
+from tests.helpers.feeds import create_feed, feed_path, read_feed, token_of
 from users.models import User
 
 # Creating

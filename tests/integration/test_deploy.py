@@ -33,7 +33,7 @@ from cryptography.x509.oid import NameOID
 
 from soak import services
 from soak.server import ROOT, Server, free_port, manage, server_env
-from tests.integration.conftest import loopback_address
+from tests.helpers.servers import loopback_address
 
 GUIDE = ROOT / "docs" / "deploy.md"
 SITE = ROOT / "deploy" / "nginx.conf"

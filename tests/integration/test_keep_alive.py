@@ -10,7 +10,7 @@ import pytest
 
 from soak.http import NoAnswer
 from soak.server import Server, free_port, manage, server_env
-from tests.integration.conftest import client
+from tests.helpers.servers import client
 
 PASSWORD = "integration-" + secrets.token_hex(8)
 

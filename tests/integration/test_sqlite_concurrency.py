@@ -17,7 +17,7 @@ import pytest
 
 from soak.http import Http, NoAnswer, Reply, path_of
 from soak.server import Server, free_port, manage, server_env
-from tests.integration.conftest import client
+from tests.helpers.servers import client
 
 PASSWORD = "integration-" + secrets.token_hex(8)
 DUE = "2030-01-01T00:00:00Z"

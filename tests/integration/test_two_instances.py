@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from soak import services
 from soak.http import Reply
 from soak.server import Server, free_port, manage, server_env
-from tests.integration.conftest import client, loopback_address
+from tests.helpers.servers import client, loopback_address
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 PASSWORD = "integration-" + secrets.token_hex(8)

@@ -25,8 +25,8 @@ import pytest
 
 from soak.http import Http, NoAnswer, Reply
 from soak.server import HOST, ROOT, Server, free_port, manage, server_env
-from tests.examples.jose import REFUSED, Forge, Signer
-from tests.integration.conftest import client
+from tests.helpers.jose import REFUSED, Forge, Signer
+from tests.helpers.servers import client
 
 PASSWORD = "integration-" + secrets.token_hex(8)
 NOT_PUBLISHED = "The token was not signed by any key the issuer publishes."

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from tasks.calendar import calendar_bytes, task_todo
 from tasks.models import Task
-from tests.conftest import client_for
+from tests.helpers.accounts import client_for
 from users.models import User
 
 CALENDAR = "text/calendar"

@@ -27,7 +27,7 @@ from rest_framework.test import APIClient
 from tasks import exports
 from tasks.calendar import calendar_bytes, task_todo
 from tasks.models import Task
-from tests.conftest import client_for
+from tests.helpers.accounts import client_for
 from users.models import User
 
 MEMBERS = ["tasks.json", "tasks.csv", "tasks.ics"]

@@ -5,7 +5,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tasks.models import Task
-from tests.conftest import client_for
+from tests.helpers.accounts import client_for
 from users.models import User
 
 DUE = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)

@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import json
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,13 +19,22 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
-from django.http import HttpResponse
-from jwt.algorithms import get_default_algorithms
 from rest_framework.test import APIClient
 
+from tests.helpers.forgery import (
+    MISSING,
+    SLACK,
+    assert_invalid_token,
+    b64,
+    claims_for,
+    forge,
+    get_tasks,
+    our_header,
+    sign_by_hand,
+)
 from tokens.codec import MAX_TOKEN_BYTES
 from tokens.keys import RSA_ALGORITHMS, SigningKey, key_ring
-from tokens.services import session_start, token_pair_issue
+from tokens.services import token_pair_issue
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -34,83 +42,6 @@ pytestmark = pytest.mark.django_db
 # API.md: "Access tokens carry iss, aud, sub, exp, nbf, iat, jti and a type claim" (RFC 7519 §4.1).
 # Spelled out rather than imported, so that dropping one from the code fails a test.
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "exp", "nbf", "iat", "jti", "token_use"]
-MISSING = object()  # a claim or header set to this is left out of the token
-SLACK = 5  # seconds either side of the leeway, so the clock moving during a test changes nothing
-
-
-def b64(data: bytes | str) -> str:
-    raw = data.encode() if isinstance(data, str) else data
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def live_session(user: User) -> str:
-    """The id of a real session of ``user``: forged tokens differ from issued ones only as asked."""
-    access = session_start(user=user)["access"]
-    return jwt.decode(access, options={"verify_signature": False})["sid"]
-
-
-def claims_for(user: User, **overrides: Any) -> dict[str, Any]:
-    now = int(time.time())
-    claims = {
-        "sid": live_session(user),
-        "gen": user.token_generation,
-        "iss": settings.JWT_ISSUER,
-        "aud": settings.JWT_AUDIENCE,
-        "sub": str(user.pk),
-        "iat": now,
-        "nbf": now,
-        "exp": now + 300,
-        "jti": uuid.uuid4().hex,
-        "token_use": "access",
-        **overrides,
-    }
-    return {name: value for name, value in claims.items() if value is not MISSING}
-
-
-def forge(user: User, *, headers: dict[str, Any] | None = None, **claims: Any) -> str:
-    """An access token for ``user`` signed with our signing key by PyJWT, with the changes asked for.
-
-    PyJWT's JWS layer signs the claims as given: its JWT layer would refuse some we want to send.
-    """
-    key = key_ring().signing
-    return jwt.api_jws.encode(
-        json.dumps(claims_for(user, **claims)).encode(),
-        key.private,
-        algorithm=key.algorithm,
-        headers={"kid": key.kid, "typ": "at+jwt", **(headers or {})},
-    )
-
-
-def sign_by_hand(header: dict[str, Any], payload: Any, key: SigningKey | None = None) -> str:
-    """A token with exactly this header, signed with ``key`` (ours by default).
-
-    For headers PyJWT refuses to write (a non-string kid, an unknown ``crit``, an odd ``alg``).
-    """
-    key = key or key_ring().signing
-    signing_input = f"{b64(json.dumps(header))}.{b64(json.dumps(payload))}"
-    algorithm = get_default_algorithms()[key.algorithm]
-    signature = algorithm.sign(signing_input.encode(), algorithm.prepare_key(key.private))
-    return f"{signing_input}.{b64(signature)}"
-
-
-def our_header(**changes: Any) -> dict[str, Any]:
-    key = key_ring().signing
-    header = {"alg": key.algorithm, "kid": key.kid, "typ": "at+jwt", **changes}
-    return {name: value for name, value in header.items() if value is not MISSING}
-
-
-def get_tasks(authorization: str) -> HttpResponse:
-    return APIClient().get("/tasks/", HTTP_AUTHORIZATION=authorization)
-
-
-def assert_invalid_token(response: HttpResponse) -> None:
-    """RFC 6750 §3 and §3.1: a 401 with a Bearer challenge naming ``invalid_token``."""
-    assert response.status_code == 401, response.content
-    challenge = response.headers["WWW-Authenticate"]
-    assert challenge.startswith("Bearer")
-    assert 'error="invalid_token"' in challenge
-    assert response.headers["Content-Type"].startswith("application/json")
-    assert response.json()["detail"]
 
 
 def assert_refused(token: str) -> None:

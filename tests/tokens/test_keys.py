@@ -1,12 +1,9 @@
 """The key ring: every algorithm end to end, generated keys, configured keys, the JWKS."""
 
 import logging
-import multiprocessing
-import os
-import secrets
 import stat
 import threading
-from collections.abc import Iterator
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -15,18 +12,16 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 from pytest_django import Settings
 from rest_framework.test import APIClient
 
-from config.statefiles import read_or_create
-from tests.conftest import PASSWORD
+from tests.helpers.accounts import PASSWORD
+from tests.helpers.keys import Clock, me, pem, rebuilt_ring, resign, write_key
 from tokens import keys
 from tokens.keys import (
     ALGORITHMS,
     HMAC_ALGORITHMS,
-    RECHECK_SECONDS,
-    KeyRing,
-    SigningKey,
     build_key_ring,
     find_verifying_key,
     generate_key_material,
@@ -41,50 +36,9 @@ from users.models import User
 PRIVATE_JWK_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k", "oth"}  # RFC 7518 §6.3.2, §6.4.1
 
 
-def pem(private: Any, password: bytes | None = None) -> bytes:
-    encryption = serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
-    return private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
-
-
 @pytest.fixture(scope="module")
 def rsa_2048() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture
-def ring(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
-    """Settings for a key ring of our own under ``tmp_path``, rebuilt from scratch."""
-    settings.JWT_KEY_DIR = tmp_path / "jwt"
-    settings.JWT_SECRET = ""
-    settings.JWT_PRIVATE_KEY_FILE = None
-    key_ring.cache_clear()
-    yield settings
-    key_ring.cache_clear()  # the next test gets the ring of its own settings
-
-
-def rebuilt_ring() -> KeyRing:
-    key_ring.cache_clear()
-    return key_ring()
-
-
-class Clock:
-    """Stands in for the monotonic clock of ``tokens.keys``: time passes only when told to."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float = RECHECK_SECONDS) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(ring: Settings, monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(keys, "monotonic", fake)
-    return fake
 
 
 class Counter:
@@ -98,29 +52,6 @@ class Counter:
     def __call__(self) -> Any:
         self.calls += 1
         return self.wrapped()
-
-
-def resign(token: str, key: SigningKey, kid: str | None = None) -> str:
-    """``token``'s header and claims signed by ``key``: a token as that key would have issued it.
-
-    With ``kid``, the header names that kid instead of the key's own.
-    """
-    header = jwt.get_unverified_header(token) | {"kid": kid or key.kid, "alg": key.algorithm}
-    claims = jwt.decode(token, options={"verify_signature": False})
-    return jwt.encode(claims, key.private, algorithm=key.algorithm, headers=header)
-
-
-def write_key(key_dir: Path, algorithm: str, seq: int) -> SigningKey:
-    """A key file as another process (a rotation elsewhere) would write it."""
-    key_dir.mkdir(mode=0o700, exist_ok=True)
-    path = generated_key_path(key_dir, algorithm, seq)
-    material = secrets.token_urlsafe(64).encode() if algorithm in HMAC_ALGORITHMS else None
-    path.write_bytes(material or generate_key_material(algorithm))
-    return load_generated_key(algorithm, path)
-
-
-def me(token: str) -> int:
-    return int(APIClient().get("/users/me/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code)
 
 
 def test_algorithms_are_the_documented_ones() -> None:
@@ -320,40 +251,22 @@ def test_corrupt_generated_key_is_refused(ring: Settings) -> None:
         rebuilt_ring()
 
 
-# Generated files, made once by whichever worker gets there first.
+def test_serve_makes_the_generated_key_before_the_server_starts(
+    ring: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ring.JWT_ALGORITHM = "ES256"
+    key_file = generated_key_path(ring.JWT_KEY_DIR, "ES256", 1)
+    existed_at_exec = []
+    monkeypatch.setattr("os.execv", lambda path, argv: existed_at_exec.append(key_file.exists()))
+    out = StringIO()
+    assert not key_file.exists()
 
+    call_command("serve", stdout=out)
 
-def _race(path: Path, barrier: Any, results: Any) -> None:
-    barrier.wait()
-    results.put(read_or_create(path, lambda: os.urandom(4096)))
-
-
-def test_concurrent_read_or_create_agrees_on_one_file(tmp_path: Path) -> None:
-    context = multiprocessing.get_context("fork")
-    workers = 8
-    for round_ in range(3):
-        path = tmp_path / f"round-{round_}" / "secret"
-        barrier, results = context.Barrier(workers), context.Queue()
-        processes = [context.Process(target=_race, args=(path, barrier, results)) for _ in range(workers)]
-        for process in processes:
-            process.start()
-        seen = [results.get(timeout=30) for _ in processes]
-        for process in processes:
-            process.join(timeout=30)
-            assert process.exitcode == 0
-
-        assert len(set(seen)) == 1
-        assert seen[0] == path.read_bytes()
-        assert len(seen[0]) == 4096
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        assert list(path.parent.iterdir()) == [path]  # every loser cleaned up its temporary file
-
-
-def test_read_or_create_never_remakes_an_existing_file(tmp_path: Path) -> None:
-    path = tmp_path / "secret"
-    path.write_bytes(b"kept")
-
-    assert read_or_create(path, lambda: pytest.fail("must not be called")) == b"kept"
+    assert existed_at_exec == [True]  # made by the before_serving receiver, before the workers fork
+    signing = key_ring().signing
+    assert signing.kid == load_generated_key("ES256", key_file).kid
+    assert out.getvalue().strip().endswith(f"; tokens signed with ES256 key {signing.kid}")
 
 
 # RFC 7638 thumbprints.

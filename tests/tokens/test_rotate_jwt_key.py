@@ -18,18 +18,13 @@ from django.core.management import CommandError, call_command
 from pytest_django import Settings
 from rest_framework.test import APIClient
 
-from tests.tokens import test_keys
-from tests.tokens.test_keys import Clock, me, pem, rebuilt_ring, resign, write_key
+from tests.helpers.keys import Clock, me, pem, rebuilt_ring, resign, write_key
 from tokens import keys
 from tokens.keys import generate_key_material, generated_key_path, key_ring, load_generated_key, load_key
 from tokens.services import token_pair_issue
 from users.models import User
 
 pytestmark = pytest.mark.django_db
-
-# The key ring under tmp_path, and the fake clock, of test_keys.
-ring = test_keys.ring
-clock = test_keys.clock
 
 
 def rotate(*args: str) -> str:

@@ -14,7 +14,7 @@ from pytest_django import Settings
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
-from tests.conftest import PASSWORD
+from tests.helpers.accounts import PASSWORD
 from tokens.keys import key_ring
 from tokens.services import token_pair_issue
 from users.models import User

@@ -18,7 +18,8 @@ from pytest_django import Settings
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
-from tests.conftest import PASSWORD
+from tests.helpers.accounts import PASSWORD
+from tokens.authentication import CHALLENGE
 from tokens.services import token_pair_issue
 from users.activation import activation_token_generator
 from users.models import User
@@ -64,7 +65,7 @@ def logs_in(username: str) -> bool:
 def assert_401(response: Any) -> None:
     assert response.status_code == 401, response.content
     assert response.json()["detail"]
-    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.headers["WWW-Authenticate"] == CHALLENGE  # the Bearer challenge of every 401
 
 
 def is_active(username: str) -> bool:

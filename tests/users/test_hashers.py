@@ -4,7 +4,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from pytest_django import Settings
 from rest_framework.test import APIClient
 
-from tests.conftest import PASSWORD
+from tests.helpers.accounts import PASSWORD
 from users.models import User
 
 # What the service ships (conftest swaps in a fast hasher for everything else).

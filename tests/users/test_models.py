@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from feeds.models import Feed
 from feeds.services import feed_create
-from tests.conftest import PASSWORD, client_for
+from tests.helpers.accounts import PASSWORD, client_for
 from tokens.models import Session
 from tokens.services import token_pair_issue
 from users.models import User

@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from tests.conftest import PASSWORD
+from tests.helpers.accounts import PASSWORD
 from users.models import User
 from users.services import user_create, user_password_change
 

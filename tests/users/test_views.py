@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from tasks.models import Task
-from tests.conftest import PASSWORD, client_for
+from tests.helpers.accounts import PASSWORD, client_for
 from users.models import User
 
 NEW_PASSWORD = "a-brand-new-passphrase"

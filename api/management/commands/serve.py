@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from tokens.keys import key_ring
+from api.signals import before_serving
 
 
 class Command(BaseCommand):
@@ -26,13 +26,12 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, host: str, port: int, workers: int, threads: int, server: str, **options: Any
     ) -> None:
-        # Generated secrets are made here, once, before any worker forks: every worker then
-        # reads the same files (settings already made SECRET_KEY the same way).
-        ring = key_ring()
-        self.stdout.write(
-            f"serving on http://{host}:{port}/ with {server}: {workers} workers x {threads} threads; "
-            f"tokens signed with {ring.signing.algorithm} key {ring.signing.kid}"
-        )
+        # What the apps must prepare before any worker forks (tokens: the generated signing
+        # keys) is made here, once: every worker then reads the same files (settings already
+        # made SECRET_KEY the same way). Each receiver's line says what it prepared.
+        prepared = [line for _, line in before_serving.send(sender=self.__class__) if line]
+        listening = f"serving on http://{host}:{port}/ with {server}: {workers} workers x {threads} threads"
+        self.stdout.write("; ".join([listening, *prepared]))
         bin_dir = os.path.dirname(sys.executable)
         if server == "gunicorn":
             argv = [

@@ -13,8 +13,8 @@ from django.urls import path
 from rest_framework.test import APIClient
 
 from api.logging import JsonFormatter, PlainFormatter, RedactFilter, RequestIdFilter, redact
-from tests.config.conftest import RunDjango
-from tests.linear import assert_linear
+from tests.helpers.linear import assert_linear
+from tests.helpers.processes import RunDjango
 from users.models import User
 
 # An access token as this service makes them (header, claims, signature), and an encrypted one.

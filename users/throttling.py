@@ -6,7 +6,7 @@ this process's memory: throttling then still holds per worker, instead of failin
 or turning every login into a 500.
 
 Every check of a password takes one attempt from both counters, whatever the door
-(tokens.passwords routes each one through ``password_attempt``).
+(users.passwords routes each one through ``password_attempt``).
 """
 
 import hashlib

@@ -6,8 +6,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from tasks.models import Task
-from tests.concurrency import at_once
-from tests.conftest import client_for
+from tests.helpers.accounts import client_for
+from tests.helpers.concurrency import at_once
 from users.models import User
 
 

@@ -1,17 +1,16 @@
+"""Our own interpreter and code, run in a fresh process: settings are read once per process."""
+
 import os
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 RunDjango = Callable[..., subprocess.CompletedProcess[str]]
 
 
-@pytest.fixture
-def run_django(tmp_path: Path) -> RunDjango:
+def django_runner(tmp_path: Path) -> RunDjango:
     """Run ``args`` (after the interpreter) in a fresh process with exactly ``env``, plus PATH.
 
     Settings are read once per process, so a setting's wiring from the environment can only

@@ -1,5 +1,5 @@
 """The HTML pages that take a password: the browsable API's login and the admin's login and
-password change, with their attempts counted like POST /auth/token/'s (tokens.passwords).
+password change, with their attempts counted like POST /auth/token/'s (users.passwords).
 
 A spent limit is a form error, answered with 429 and Retry-After.
 Included at api-auth/ in place of rest_framework.urls: the browsable API's templates
@@ -16,8 +16,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import path, reverse
 
-from tokens.passwords import password_verify
-from tokens.throttling import PasswordAttemptsExceeded, client_address
+from users.passwords import password_verify
+from users.throttling import PasswordAttemptsExceeded, client_address
 
 _Response = TypeVar("_Response", bound=HttpResponseBase)
 
@@ -31,7 +31,7 @@ def _refusal(exc: PasswordAttemptsExceeded) -> ValidationError:
 
 
 class LoginForm(AuthenticationForm):
-    """Django's login form; authenticate() may refuse before checking (tokens.passwords)."""
+    """Django's login form; authenticate() may refuse before checking (users.passwords)."""
 
     throttled: PasswordAttemptsExceeded | None = None
 

@@ -4,13 +4,13 @@ POST /auth/token/, the browsable API's and the admin's login pages and any other
 ``django.contrib.auth.authenticate()`` reach ``CountedModelBackend`` (the only entry of
 AUTHENTICATION_BACKENDS); a password checked against a known user, such as the old one of
 a password change, goes through ``password_verify``. Both take one attempt from the
-client address's and the account's counters first (tokens.throttling), so guesses made at
-one door count at every other. tests/tokens/test_passwords.py holds the project's code to
+client address's and the account's counters first (users.throttling), so guesses made at
+one door count at every other. tests/users/test_passwords.py holds the project's code to
 these two.
 
 When the limit is reached they raise PasswordAttemptsExceeded: DRF views answer it as a
 429 with Retry-After by themselves; Django's forms turn it into a form error
-(tokens.login_pages). Django's ``authenticate()`` lets it through: it only swallows
+(users.login_pages). Django's ``authenticate()`` lets it through: it only swallows
 PermissionDenied.
 """
 
@@ -22,8 +22,8 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 
-from tokens.throttling import client_address, password_attempt
 from users.models import User
+from users.throttling import client_address, password_attempt
 
 
 def _count(request: HttpRequest | None, username: object) -> None:

@@ -6,7 +6,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.throttling import SimpleRateThrottle
 
-from tests.conftest import PASSWORD
+from tests.helpers.accounts import PASSWORD
 from users.models import User
 
 NEW_PASSWORD = "a-brand-new-passphrase"

@@ -1,0 +1,41 @@
+"""``manage.py serve``: what the apps prepare is made before the server replaces the process."""
+
+import os
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+
+from api.signals import before_serving
+
+
+def test_receivers_run_before_the_server_starts_and_their_lines_are_printed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events: list[str] = []
+
+    def prepare(sender: object, **kwargs: Any) -> str:
+        events.append("prepared")
+        return "the test's state made"
+
+    def silent(sender: object, **kwargs: Any) -> None:
+        events.append("prepared quietly")
+
+    def execv(path: str, argv: list[str]) -> None:
+        events.append(f"exec {os.path.basename(path)}")
+
+    before_serving.connect(prepare, dispatch_uid="test-prepare")
+    before_serving.connect(silent, dispatch_uid="test-silent")
+    monkeypatch.setattr("os.execv", execv)
+    out = StringIO()
+    try:
+        call_command("serve", "--host", "127.0.0.1", "--port", "8123", "--workers", "2", stdout=out)
+    finally:
+        before_serving.disconnect(dispatch_uid="test-prepare")
+        before_serving.disconnect(dispatch_uid="test-silent")
+
+    assert events == ["prepared", "prepared quietly", "exec granian"]
+    line = out.getvalue().strip()
+    assert line.startswith("serving on http://127.0.0.1:8123/ with granian: 2 workers x ")
+    assert line.endswith("; the test's state made")  # a receiver returning nothing adds nothing
