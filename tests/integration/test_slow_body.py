@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from soak.server import Server, free_port, manage, server_env
-from tests.integration.conftest import client
+from tests.helpers.servers import client
 
 TIMEOUT = 6  # REQUEST_BODY_TIMEOUT of the server under test
 # The timeout, the watchdog's tick (1 s) and a new worker's start, with room for a busy machine.
