@@ -7,8 +7,9 @@ instance agrees), so in the steady state an authenticated request asks the datab
 nothing. A cold entry, or a cache that is down, is answered by one database query.
 
 Every change is written to the database first and then to the cache after commit, so a
-revocation is seen by every worker at once through Redis, and within
-REVOCATION_CACHE_TTL (one second) through a per-process cache.
+revocation is seen by every worker at once through Redis (whose entries live
+REVOCATION_CACHE_TTL seconds), and within REVOCATION_LOCAL_TTL (at most one second) by
+each process's own memo of live sessions.
 """
 
 import logging
