@@ -7,7 +7,6 @@ names one field 240 times used to build that condition, on every request, uncach
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,17 +16,8 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from api.pagination import PageQuery, _sort_key
-from tasks.models import Task
+from tests.helpers.pages import DUE, make_tasks, walk
 from users.models import User
-
-DUE = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
-
-
-def make_tasks(person: User, count: int) -> list[Task]:
-    """Three due dates and four titles: every page boundary falls inside a tie."""
-    return Task.objects.bulk_create(
-        Task(person=person, title=f"title {n % 4}", due_to=DUE + timedelta(hours=n % 3)) for n in range(count)
-    )
 
 
 def cursor(ordering: list[str], values: list[Any]) -> str:
@@ -108,22 +98,12 @@ def test_the_keyset_condition_stays_small_whatever_order_by_the_queryset_carries
 def test_a_multi_field_ordering_pages_through_every_task_once(
     owner: User, owner_client: APIClient, ordering: str, sort_key: Any
 ) -> None:
-    tasks = make_tasks(owner, 29)
+    tasks = make_tasks(owner, 29, distinct_due=3)
     for task in tasks:
         task.refresh_from_db()
 
-    response = owner_client.get("/tasks/", {"ordering": ordering, "page_size": 4})
-    ids: list[int] = []
-    pages = 0
-    while True:
-        assert response.status_code == 200, response.json()
-        body = response.json()
-        ids += [task["id"] for task in body["results"]]
-        pages += 1
-        if body["next"] is None:
-            break
-        assert f"ordering={ordering.replace(',', '%2C')}" in body["next"]
-        response = owner_client.get(body["next"])
+    # The cursor in each next link carries the ordering: a page that lost it would break the order.
+    ids, pages = walk(owner_client, "/tasks/", ordering=ordering, page_size=4)
 
     assert ids == [task.pk for task in sorted(tasks, key=sort_key)]
     assert pages == 8

@@ -1,7 +1,7 @@
 import base64
 import json
 import string
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -13,37 +13,8 @@ from rest_framework.utils.urls import replace_query_param
 
 from api.pagination import _link_template
 from tasks.models import Task
+from tests.helpers.pages import DUE, make_tasks, walk
 from users.models import User
-
-DUE = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
-
-
-def make_tasks(person: User, count: int, *, distinct_due: int = 1) -> list[Task]:
-    """``count`` tasks over only ``distinct_due`` due dates, so most of them tie."""
-    return Task.objects.bulk_create(
-        Task(
-            person=person,
-            title=f"title {n % 4}",
-            due_to=DUE + timedelta(hours=n % distinct_due),
-            completed=n % 3 == 0,
-        )
-        for n in range(count)
-    )
-
-
-def walk(client: APIClient, url: str, **params: Any) -> tuple[list[int], int]:
-    """Follow ``next`` to the end: every id seen, in order, and the number of pages."""
-    response = client.get(url, params)
-    ids: list[int] = []
-    pages = 0
-    while True:
-        assert response.status_code == 200, response.json()
-        body = response.json()
-        ids += [task["id"] for task in body["results"]]
-        pages += 1
-        if body["next"] is None:
-            return ids, pages
-        response = client.get(body["next"])
 
 
 def cursor(payload: Any) -> str:
