@@ -5,8 +5,9 @@ costs the ORM 0.35-0.45 ms, against 10-35 us for the database to answer. The ORM
 writes the SQL, once per shape and database connection: the queryset is built with
 sentinel values in the places that vary ("slots"), compiled, and the positions of the
 sentinels among the parameters are remembered. Later calls swap in their own values and
-run the same SQL, converting the rows with the ORM's own converters. Hand-written because
-no maintained library caches compiled Django querysets.
+run the same SQL. The rows come back as the driver returns them, without the ORM's
+converters: callers select cells already in the form they need (tasks/reads.py).
+Hand-written because no maintained library caches compiled Django querysets.
 
 The SQL runs on the driver's own connection, with Django's checks around it (health
 check, thread sharing, broken transaction, errors translated into django.db's), but past
@@ -50,30 +51,6 @@ class _Compiled:
     driver_sql: str  # the same in the driver's placeholder style
     params: tuple[Any, ...]
     positions: dict[str, list[int]]
-    converters: list[tuple[int, Callable[[Any], Any]]]
-
-
-def _aware_utc(value: Any) -> Any:
-    """SQLite hands back naive UTC datetimes; the ORM's own converter, which also parses
-    strings and consults the connection's zone, costs several times more per value."""
-    return value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
-
-
-def _converter(compiler: Any, convs: list[Any], expression: Any) -> Callable[[Any], Any]:
-    connection = compiler.connection
-    if connection.vendor == "sqlite" and expression.output_field.get_internal_type() == "DateTimeField":
-        fallback = _converter_chain(convs, expression, connection)
-        return lambda value: _aware_utc(value) if isinstance(value, datetime) else fallback(value)
-    return _converter_chain(convs, expression, connection)
-
-
-def _converter_chain(convs: list[Any], expression: Any, connection: Any) -> Callable[[Any], Any]:
-    def convert(value: Any) -> Any:
-        for conv in convs:
-            value = conv(value, expression, connection)
-        return value
-
-    return convert
 
 
 def _adapt(value: Any, connection: Any) -> Any:
@@ -93,12 +70,7 @@ def _compile(build: Callable[[Slots], QuerySet[Any]], values: Slots, connection:
         positions[name] = [i for i, param in enumerate(params) if param in forms]
         if not positions[name]:
             return None  # the slot did not survive compilation as a parameter: do not cache
-    columns = [column for column, _, _ in compiler.select[: compiler.col_count]]
-    converters = [
-        (position, _converter(compiler, convs, expression))
-        for position, (convs, expression) in compiler.get_converters(columns).items()
-    ]
-    return _Compiled(sql, _driver_sql(sql, connection), tuple(params), positions, converters)
+    return _Compiled(sql, _driver_sql(sql, connection), tuple(params), positions)
 
 
 def _driver_sql(sql: str, connection: Any) -> str:
@@ -134,14 +106,10 @@ def rows(
     build: Callable[[Slots], QuerySet[Any]],
     *,
     using: str = "default",
-    raw: bool = False,
     **values: Any,
 ) -> list[Any]:
-    """The rows ``build(values)`` would return (a ``values_list`` queryset), via cached SQL.
-
-    With ``raw`` the rows are as the database driver returns them, without the ORM's
-    converters: for callers that select cells already in the form they need.
-    """
+    """The rows ``build(values)`` (a ``values_list`` queryset) selects, via cached SQL, as
+    the database driver returns them: no ORM converter runs on them."""
     connection = connections[using]
     cache: dict[Hashable, _Compiled | None] = connection.__dict__.setdefault("prepared_queries", {})
     if shape not in cache:
@@ -156,13 +124,4 @@ def rows(
         value = _adapt(values[name], connection)
         for index in indexes:
             params[index] = value
-    fetched = _execute(connection, compiled, params)
-    if raw or not compiled.converters:
-        return fetched
-    converted = []
-    for row in fetched:
-        cells = list(row)
-        for position, convert in compiled.converters:
-            cells[position] = convert(cells[position])
-        converted.append(cells)
-    return converted
+    return _execute(connection, compiled, params)

@@ -152,7 +152,7 @@ class TaskViewSet(viewsets.ModelViewSet):
                 return page.apply(visible_tasks(caller, slots), slots).values_list(*reads.select())
 
             shape = ("task-list", caller.is_staff, page.shape)
-            found = prepared.rows(shape, build, raw=True, person=caller.pk, **page.slots)
+            found = prepared.rows(shape, build, person=caller.pk, **page.slots)
             return links.tasks_from_cells(found)
 
         return paginator.paginate(request, [str(name) for name in chosen], Task, fetch)
@@ -166,7 +166,7 @@ class TaskViewSet(viewsets.ModelViewSet):
         def build(slots: prepared.Slots) -> QuerySet[Any]:
             return visible_tasks(caller, slots).filter(pk=slots["id"]).values_list(*reads.select())[:1]
 
-        found = prepared.rows(("task-detail", caller.is_staff), build, raw=True, person=caller.pk, id=task_id)
+        found = prepared.rows(("task-detail", caller.is_staff), build, person=caller.pk, id=task_id)
         if not found:
             raise NotFound("No Task matches the given query.")
         task = TaskLinks(request).task_from_cells(found[0])

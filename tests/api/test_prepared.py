@@ -87,7 +87,7 @@ def cached_with_bad_sql(owner: User) -> Callable[[], list[Any]]:
     prepared.rows(shape, build, person=owner.pk, low=0)
     cache = connections["default"].__dict__["prepared_queries"]
     compiled = cache[shape]
-    cache[shape] = type(compiled)("SELECT x FROM no_such_table", "SELECT x FROM no_such_table", (), {}, [])
+    cache[shape] = type(compiled)("SELECT x FROM no_such_table", "SELECT x FROM no_such_table", (), {})
     return lambda: prepared.rows(shape, build, person=owner.pk, low=0)
 
 
