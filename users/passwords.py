@@ -31,6 +31,11 @@ def _count(request: HttpRequest | None, username: object) -> None:
     password_attempt(address=None if request is None else client_address(request), username=str(username))
 
 
+def _username(username: str | None, credentials: dict[str, Any]) -> str | None:
+    """The name ModelBackend will look up: given as ``username`` or under USERNAME_FIELD."""
+    return credentials.get(get_user_model().USERNAME_FIELD) if username is None else username
+
+
 class CountedModelBackend(ModelBackend):
     """Django's ModelBackend, with each attempt counted before the password is compared."""
 
@@ -41,8 +46,7 @@ class CountedModelBackend(ModelBackend):
         password: str | None = None,
         **kwargs: Any,
     ) -> User | None:
-        if username is None:
-            username = kwargs.get(get_user_model().USERNAME_FIELD)
+        username = _username(username, kwargs)
         if username is None or password is None:
             return None  # ModelBackend checks nothing either
         _count(request, username)
@@ -56,8 +60,7 @@ class CountedModelBackend(ModelBackend):
         **kwargs: Any,
     ) -> User | None:
         # ModelBackend's async path compares the password itself, not through authenticate().
-        if username is None:
-            username = kwargs.get(get_user_model().USERNAME_FIELD)
+        username = _username(username, kwargs)
         if username is None or password is None:
             return None
         await sync_to_async(_count)(request, username)
