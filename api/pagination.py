@@ -24,6 +24,8 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from api.caches import BoundedCache
+
 Row = Model | dict[str, Any]
 
 
@@ -96,8 +98,10 @@ class PageQuery:
         return condition
 
 
-_templates: dict[tuple[str, str], tuple[str, str] | None] = {}
-_MAX_TEMPLATES = 1024  # URLs come from clients: bounded, so memory stays flat
+# URLs come from clients: bounded, so memory stays flat. () for a URL with no template.
+_templates: BoundedCache[tuple[str, str], tuple[str, str] | tuple[()]] = BoundedCache(
+    "pagination.templates", 1024
+)
 
 
 def _link_template(url: str, param: str) -> tuple[str, str] | None:
@@ -108,15 +112,14 @@ def _link_template(url: str, param: str) -> tuple[str, str] | None:
     cursor is URL-safe base64 text, which URL encoding leaves as it is, so what surrounds it
     is worked out once per URL, by DRF's own function with a stand-in for the cursor.
     """
-    if (url, param) in _templates:
-        return _templates[url, param]
+    known = _templates.get((url, param))
+    if known is not None:
+        return known or None
     marker = "0" * 16
     parts = replace_query_param(url, param, marker).split(f"{param}={marker}")
     # The stand-in must come out in one place only: a URL may already hold the same text.
     template = (f"{parts[0]}{param}=", parts[1]) if len(parts) == 2 else None
-    if len(_templates) >= _MAX_TEMPLATES:
-        _templates.clear()
-    _templates[url, param] = template
+    _templates.put((url, param), template or ())
     return template
 
 

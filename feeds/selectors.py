@@ -11,7 +11,6 @@ from django.db.models import QuerySet
 from feeds.models import Feed, token_digest
 from tasks.models import Task
 from tasks.reads import COLUMNS
-from users.models import User
 
 # What feeds.services.feed_create hands out: secrets.token_urlsafe(32).
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -55,9 +54,9 @@ def feed_for_token(*, token: str) -> FeedAccess | None:
     return None if row is None else FeedAccess(*row)
 
 
-def feeds_of(*, user: User) -> QuerySet[Feed]:
-    """``user``'s own feeds, newest first: staff too see only theirs (each is a personal secret)."""
-    return Feed.objects.filter(user=user).order_by("-created", "-id")
+def feeds_of(*, user_id: int) -> QuerySet[Feed]:
+    """The user's own feeds, newest first: staff too see only theirs (each is a personal secret)."""
+    return Feed.objects.filter(user_id=user_id).order_by("-created", "-id")
 
 
 def feed_tasks(*, user_id: int) -> Iterator[dict[str, Any]]:

@@ -29,24 +29,24 @@ class NewFeed:
 
 
 @transaction.atomic
-def feed_create(*, user: User, name: str = "") -> NewFeed:
-    """A new feed of ``user``'s tasks; ValidationError when they already have FEEDS_PER_USER."""
+def feed_create(*, user_id: int, name: str = "") -> NewFeed:
+    """A new feed of the user's tasks; ValidationError when they already have FEEDS_PER_USER."""
     # The user's row lock serializes their creates, so two racing requests cannot both
     # take the last place (on SQLite the write transaction itself does).
-    User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).get()
-    if Feed.objects.filter(user=user).count() >= FEEDS_PER_USER:
+    User.objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True).get()
+    if Feed.objects.filter(user_id=user_id).count() >= FEEDS_PER_USER:
         raise ValidationError(
             f"You already have {FEEDS_PER_USER} calendar feeds, the most allowed: revoke one first."
         )
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    feed = Feed.objects.create(user=user, name=name, token_digest=token_digest(token))
+    feed = Feed.objects.create(user_id=user_id, name=name, token_digest=token_digest(token))
     return NewFeed(feed=feed, token=token)
 
 
-def feed_revoke(*, user: User, feed_id: int) -> bool:
-    """Delete one of ``user``'s feeds: its URL is a 404 from the next request on. False if
-    ``user`` has no such feed (someone else's included)."""
-    deleted, _ = Feed.objects.filter(pk=feed_id, user=user).delete()
+def feed_revoke(*, user_id: int, feed_id: int) -> bool:
+    """Delete one of the user's feeds: its URL is a 404 from the next request on. False if
+    they have no such feed (someone else's included)."""
+    deleted, _ = Feed.objects.filter(pk=feed_id, user_id=user_id).delete()
     return bool(deleted)
 
 

@@ -21,7 +21,7 @@ from feeds.serializers import FeedCreatedSerializer, FeedCreateSerializer, FeedS
 from feeds.services import FEEDS_PER_USER, feed_create, feed_revoke, feed_used
 from tasks.calendar import MEDIA_TYPE, calendar_chunks
 from tasks.reads import TaskLinks
-from users.selectors import request_user
+from users.principal import caller_of
 
 MAX_ID = 2**63 - 1  # the largest id a BigAutoField can hold
 # The secret URL must stay out of every shared cache, and a revoked feed must be a 404 on
@@ -48,7 +48,7 @@ class FeedViewSet(viewsets.ViewSet):
         responses={200: FeedSerializer(many=True), **ERROR_RESPONSES(401)},
     )
     def list(self, request: Request) -> Response:
-        feeds = feeds_of(user=request_user(request))
+        feeds = feeds_of(user_id=caller_of(request).id)
         return Response(FeedSerializer(feeds, many=True).data)
 
     @extend_schema(
@@ -64,7 +64,7 @@ class FeedViewSet(viewsets.ViewSet):
     def create(self, request: Request) -> Response:
         body = FeedCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        created = feed_create(user=request_user(request), name=body.validated_data["name"])
+        created = feed_create(user_id=caller_of(request).id, name=body.validated_data["name"])
         feed_url = request.build_absolute_uri(reverse("feed-calendar", kwargs={"token": created.token}))
         answer = FeedCreatedSerializer(created.feed, context={"feed_url": feed_url})
         location = request.build_absolute_uri(reverse("feed-detail", kwargs={"pk": created.feed.pk}))
@@ -80,7 +80,7 @@ class FeedViewSet(viewsets.ViewSet):
         responses={200: FeedSerializer, **ERROR_RESPONSES(401, 404)},
     )
     def retrieve(self, request: Request, pk: str) -> Response:
-        feed = feeds_of(user=request_user(request)).filter(pk=_feed_id(pk)).first()
+        feed = feeds_of(user_id=caller_of(request).id).filter(pk=_feed_id(pk)).first()
         if feed is None:
             raise exceptions.NotFound("No such feed.")
         return Response(FeedSerializer(feed).data)
@@ -91,7 +91,7 @@ class FeedViewSet(viewsets.ViewSet):
         responses={204: None, **ERROR_RESPONSES(401, 404)},
     )
     def destroy(self, request: Request, pk: str) -> Response:
-        if not feed_revoke(user=request_user(request), feed_id=_feed_id(pk)):
+        if not feed_revoke(user_id=caller_of(request).id, feed_id=_feed_id(pk)):
             raise exceptions.NotFound("No such feed.")
         return Response(status=status.HTTP_204_NO_CONTENT)
 

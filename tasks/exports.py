@@ -44,7 +44,7 @@ from tasks import reads
 from tasks.calendar import calendar_chunks, task_todo, task_uid
 from tasks.models import Task
 from tasks.reads import TaskLinks
-from users.models import User
+from users.principal import Principal
 
 ROWS_PER_FETCH = 500
 # Members are handed to the archive in pieces of about this size: small enough to keep
@@ -76,14 +76,14 @@ def csv_title_read(cell: str) -> str:
 Member = tuple[str, Callable[[], Iterator[bytes]]]
 
 
-def task_rows(*, person: User, links: TaskLinks) -> Iterator[dict[str, Any]]:
+def task_rows(*, person_id: int, links: TaskLinks) -> Iterator[dict[str, Any]]:
     """The person's own tasks as task JSON, in id order, read a chunk of rows at a time.
 
     Staff too export only their own tasks: an export is a person's copy of their tasks,
     and it is what their import takes back.
     """
     rows = (
-        Task.objects.filter(person=person)
+        Task.objects.filter(person_id=person_id)
         .order_by("id")
         .values_list(*_select())
         .iterator(chunk_size=ROWS_PER_FETCH)
@@ -230,14 +230,14 @@ def ics_parts(tasks: Iterable[Mapping[str, Any]], *, name: str) -> Iterator[byte
     yield end
 
 
-def task_members(*, person: User, links: TaskLinks) -> list[Member]:
+def task_members(*, person: Principal, links: TaskLinks) -> list[Member]:
     def rows() -> Iterator[dict[str, Any]]:
-        return task_rows(person=person, links=links)
+        return task_rows(person_id=person.id, links=links)
 
     return [
         ("tasks.json", lambda: pieces(json_parts(rows()))),
         ("tasks.csv", lambda: pieces(csv_parts(rows()))),
-        ("tasks.ics", lambda: pieces(ics_parts(rows(), name=f"Tasks of {person.get_username()}"))),
+        ("tasks.ics", lambda: pieces(ics_parts(rows(), name=f"Tasks of {person.username}"))),
     ]
 
 
@@ -364,7 +364,9 @@ ARCHIVES = {
 }
 
 
-def task_archive(*, person: User, links: TaskLinks, archive: Archive, modified: datetime) -> Iterator[bytes]:
+def task_archive(
+    *, person: Principal, links: TaskLinks, archive: Archive, modified: datetime
+) -> Iterator[bytes]:
     """The archive of the person's tasks, as chunks of bytes made when they are asked for."""
     members = task_members(person=person, links=links)
     with snapshot():

@@ -28,7 +28,6 @@ from tasks.exports import CSV_COLUMNS, csv_title_read
 from tasks.models import Task
 from tasks.serializers import TaskSerializer
 from tasks.services import task_create_many
-from users.models import User
 
 MAX_TASKS = 10_000
 # Refusals listed in one answer at most (a row may have several): enough to fix a file
@@ -128,8 +127,8 @@ def validated_rows(rows: Sequence[object]) -> list[dict[str, Any]]:
     return validated
 
 
-def task_import(*, person: User, rows: Sequence[object]) -> list[Task]:
-    """Create a task for ``person`` from every row, or none (see the module's docstring).
+def task_import(*, person_id: int, rows: Sequence[object]) -> list[Task]:
+    """Create a task for ``person_id`` from every row, or none (see the module's docstring).
     A file with no task (``[]``, a CSV header alone) creates none, as an export of no tasks
     should go back in without complaint.
 
@@ -140,7 +139,7 @@ def task_import(*, person: User, rows: Sequence[object]) -> list[Task]:
         raise TooManyTasks
     tasks = validated_rows(rows)
     with transaction.atomic():
-        return task_create_many(person=person, tasks=tasks)
+        return task_create_many(person_id=person_id, tasks=tasks)
 
 
 class TaskCSVParser(BaseParser):

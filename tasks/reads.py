@@ -16,11 +16,12 @@ from django.db.models.functions import Cast
 from django.urls import get_script_prefix, reverse
 from rest_framework.request import Request
 
+from api.caches import BoundedCache
+
 COLUMNS = ("id", "title", "person_id", "due_to", "completed", "created", "updated")
 DATETIMES = ("due_to", "created", "updated")
-_prefixes: dict[str, tuple[str, str]] = {}
 # Hosts come from the client: with ALLOWED_HOSTS = ["*"] the cache could be grown without end.
-_MAX_ORIGINS = 64
+_prefixes: BoundedCache[str, tuple[str, str]] = BoundedCache("reads.prefixes", 64)
 
 
 def select() -> list[str | Expression]:
@@ -51,12 +52,11 @@ class TaskLinks:
         origin = f"{request.scheme}://{request.get_host()}{get_script_prefix()}"
         prefixes = _prefixes.get(origin)
         if prefixes is None:
-            if len(_prefixes) >= _MAX_ORIGINS:
-                _prefixes.clear()
-            prefixes = _prefixes[origin] = (
+            prefixes = (
                 request.build_absolute_uri(reverse("task-list")),
                 request.build_absolute_uri(reverse("user-list")),
             )
+            _prefixes.put(origin, prefixes)
         self.tasks, self.users = prefixes
 
     def task(self, row: dict[str, Any]) -> dict[str, Any]:

@@ -3,12 +3,12 @@
 from django.db.models import QuerySet
 
 from tasks.models import Task
-from users.models import User
+from users.principal import Caller
 
 
-def task_visible_to(*, user: User) -> QuerySet[Task]:
+def task_visible_to(*, user: Caller) -> QuerySet[Task]:
     """Staff see every task; anyone else only the tasks bound to them."""
     tasks = Task.objects.all()
     if user.is_staff:
         return tasks
-    return tasks.filter(person=user)
+    return tasks.filter(person_id=user.pk)

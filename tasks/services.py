@@ -4,7 +4,6 @@ from datetime import datetime
 from typing import Any
 
 from tasks.models import Task
-from users.models import User
 
 EDITABLE = frozenset({"title", "person", "due_to", "completed"})
 
@@ -17,8 +16,8 @@ def _validate(task: Task) -> None:
     task.full_clean(exclude={"person"}, validate_constraints=False)
 
 
-def task_create(*, person: User, title: str, due_to: datetime, completed: bool = False) -> Task:
-    task = Task(person=person, title=title, due_to=due_to, completed=completed)
+def task_create(*, person_id: int, title: str, due_to: datetime, completed: bool = False) -> Task:
+    task = Task(person_id=person_id, title=title, due_to=due_to, completed=completed)
     _validate(task)
     task.save()
     return task
@@ -39,13 +38,16 @@ def task_delete(*, task: Task) -> None:
     task.delete()
 
 
-def task_create_many(*, person: User, tasks: list[dict[str, Any]]) -> list[Task]:
+def task_create_many(*, person_id: int, tasks: list[dict[str, Any]]) -> list[Task]:
     """Create every one of ``tasks`` (each its ``title``, ``due_to`` and optional ``completed``)
-    for ``person``, or none of them: all are validated before the first is written, and
+    for ``person_id``, or none of them: all are validated before the first is written, and
     bulk_create() writes them in one transaction."""
     created = [
         Task(
-            person=person, title=task["title"], due_to=task["due_to"], completed=task.get("completed", False)
+            person_id=person_id,
+            title=task["title"],
+            due_to=task["due_to"],
+            completed=task.get("completed", False),
         )
         for task in tasks
     ]

@@ -30,13 +30,13 @@ from tasks.selectors import task_visible_to
 from tasks.serializers import TaskSerializer
 from tasks.services import task_create, task_delete, task_update
 from users.models import User
-from users.selectors import request_user
+from users.principal import Principal, caller_of
 
 PLAIN_LIST_PARAMS = {"page_size", "cursor", "ordering"}
 MAX_ID = 2**63 - 1  # the largest id a BigAutoField can hold
 
 
-def visible_tasks(caller: User, slots: prepared.Slots) -> QuerySet[Task]:
+def visible_tasks(caller: Principal, slots: prepared.Slots) -> QuerySet[Task]:
     """task_visible_to() for a prepared query: the caller's id is the slot ``person``."""
     return task_visible_to(user=User(pk=slots["person"], is_staff=caller.is_staff))
 
@@ -113,7 +113,7 @@ class TaskViewSet(viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[Task]:
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        return task_visible_to(user=request_user(self.request))
+        return task_visible_to(user=caller_of(self.request))
 
     def get_renderers(self) -> builtins.list[BaseRenderer]:
         renderers = super().get_renderers()
@@ -138,7 +138,7 @@ class TaskViewSet(viewsets.ModelViewSet):
     # builtins.list: in this class, list is the list action.
     def plain_list_page(self, request: Request, links: TaskLinks) -> builtins.list[dict[str, Any]]:
         """A page of the caller's tasks in one of the allowed orders, with no filter."""
-        caller = request_user(request)
+        caller = caller_of(request)
         # The class's empty queryset: get_ordering() reads only its model, and a fresh
         # Task.objects.none() per request would cost a query clone.
         chosen = (
@@ -158,7 +158,7 @@ class TaskViewSet(viewsets.ModelViewSet):
         return paginator.paginate(request, [str(name) for name in chosen], Task, fetch)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
-        caller = request_user(request)
+        caller = caller_of(request)
         task_id = int(kwargs["pk"])
         if task_id > MAX_ID:
             raise NotFound("No Task matches the given query.")  # past any id: no query to make
@@ -184,7 +184,7 @@ class TaskViewSet(viewsets.ModelViewSet):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         created = task_create(
-            person=data.get("person") or request_user(request),
+            person_id=data["person"].pk if data.get("person") else caller_of(request).id,
             title=data["title"],
             due_to=data["due_to"],
             completed=data.get("completed", False),

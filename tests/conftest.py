@@ -10,10 +10,9 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
+from api import caches
 from tests.helpers.accounts import PASSWORD, client_for
 from tests.helpers.processes import RunDjango, django_runner
-from tokens.codec import verified_tokens
-from tokens.revocation import memo
 from users.models import User
 
 
@@ -58,8 +57,7 @@ def _isolated_cache(settings: Any) -> None:
     """A cache of this test's own: test databases reuse user ids, and xdist workers share Redis."""
     prefix = f"test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
     settings.CACHES = {name: {**conf, "KEY_PREFIX": prefix} for name, conf in settings.CACHES.items()}
-    memo.clear()
-    verified_tokens.entries.clear()
+    caches.clear_all()
     if "locmem" in settings.CACHES["default"]["BACKEND"]:
         cache.clear()
     else:  # Redis, shared with the other workers: drop this worker's keys only

@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from tokens import codec
 from tokens.codec import InvalidToken
 from tokens.revocation import token_principal
-from users.models import User
+from users.principal import Principal
 
 # RFC 6750 §3: the challenge a 401 carries.
 CHALLENGE = 'Bearer realm="api", error="invalid_token"'
@@ -15,7 +15,7 @@ CHALLENGE = 'Bearer realm="api", error="invalid_token"'
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     """``Authorization: Bearer <access token>`` (RFC 6750 §2.1)."""
 
-    def authenticate(self, request: Request) -> tuple[User, dict[str, Any]] | None:
+    def authenticate(self, request: Request) -> tuple[Principal, dict[str, Any]] | None:
         # From META, not DRF's get_authorization_header(), which maps every request header
         # first; WSGI hands header values over as latin-1 text (PEP 3333), DRF's encoding too.
         raw = request.META.get("HTTP_AUTHORIZATION", b"")

@@ -20,6 +20,7 @@ import jwt
 from django.conf import settings
 from django.utils import timezone
 
+from api.caches import BoundedCache
 from tokens.keys import find_verifying_key, key_ring
 
 logger = logging.getLogger(__name__)
@@ -78,8 +79,9 @@ class VerifiedTokens:
     """
 
     def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self.entries: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+        self.entries: BoundedCache[tuple[str, str], tuple[str, dict[str, Any]]] = BoundedCache(
+            "codec.verified_tokens", size
+        )
 
     def get(self, token: str, token_use: str) -> dict[str, Any] | None:
         entry = self.entries.get((token, token_use))
@@ -89,14 +91,12 @@ class VerifiedTokens:
         now = time.time()
         leeway = settings.JWT_LEEWAY
         if now >= claims["exp"] + leeway or now < claims["nbf"] - leeway or find_verifying_key(kid) is None:
-            self.entries.pop((token, token_use), None)
+            self.entries.pop((token, token_use))
             return None  # verify from scratch: this raises the right error
         return claims
 
     def put(self, token: str, token_use: str, kid: str, claims: dict[str, Any]) -> None:
-        if len(self.entries) >= self.size:
-            self.entries.clear()  # simpler than LRU, and a full cache is rare: one entry per live token
-        self.entries[(token, token_use)] = (kid, claims)
+        self.entries.put((token, token_use), (kid, claims))
 
 
 verified_tokens = VerifiedTokens()

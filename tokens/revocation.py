@@ -23,9 +23,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from api.caches import BoundedCache
 from tokens.codec import InvalidToken
 from tokens.models import Session
 from users.models import User
+from users.principal import Principal
 
 logger = logging.getLogger(__name__)
 
@@ -47,17 +49,6 @@ class UserState:
     is_staff: bool
     is_superuser: bool
     username: str
-
-    def as_user(self, user_id: int) -> User:
-        """The caller, built without a query: enough for permissions and ownership."""
-        return User(
-            pk=user_id,
-            username=self.username,
-            is_staff=self.is_staff,
-            is_superuser=self.is_superuser,
-            is_active=self.is_active,
-            token_generation=self.generation,
-        )
 
 
 def _cache_get(keys: list[str]) -> dict[str, Any] | None:
@@ -110,31 +101,29 @@ def _load(session_id: str) -> tuple[int | str, UserState | None]:
 
 
 class LocalMemo:
-    """This process's memory of live sessions: {(sid, user id): (good until, the caller)}.
+    """This process's memory of live sessions: {(sid, user id): (good until, the user's state)}.
 
-    Read on every authenticated request, so it is a plain dict (no pickling, no lock), and
-    it keeps the lean User built for the caller rather than building one per request; no
-    request changes that object (views that need the user's row read it afresh). A
-    revocation made in this process clears the memo at once, one made elsewhere is seen
-    when the entry runs out (REVOCATION_LOCAL_TTL, at most one second).
+    Read on every authenticated request. A revocation made in this process clears the
+    memo at once, one made elsewhere is seen when the entry runs out
+    (REVOCATION_LOCAL_TTL, at most one second). It keeps the user's frozen state, never a
+    caller: each request gets a Principal of its own.
     """
 
     def __init__(self, size: int = 100_000) -> None:
-        self.size = size
         self.ttl: float = settings.REVOCATION_LOCAL_TTL
-        self.entries: dict[tuple[str, int], tuple[float, User, int]] = {}
+        self.entries: BoundedCache[tuple[str, int], tuple[float, UserState]] = BoundedCache(
+            "revocation.memo", size
+        )
 
-    def get(self, sid: str, user_id: int) -> tuple[User, int] | None:
-        """(the caller, its token generation), if still trusted."""
+    def get(self, sid: str, user_id: int) -> UserState | None:
+        """The user's state, if still trusted."""
         entry = self.entries.get((sid, user_id))
         if entry is None or entry[0] < time.monotonic():
             return None
-        return entry[1], entry[2]
+        return entry[1]
 
-    def put(self, sid: str, user_id: int, user: User, generation: int) -> None:
-        if len(self.entries) >= self.size:
-            self.entries.clear()
-        self.entries[(sid, user_id)] = (time.monotonic() + self.ttl, user, generation)
+    def put(self, sid: str, user_id: int, state: UserState) -> None:
+        self.entries.put((sid, user_id), (time.monotonic() + self.ttl, state))
 
     def clear(self) -> None:
         self.entries.clear()
@@ -164,25 +153,34 @@ def _shared_or_database(sid: str, user_id: int) -> tuple[int | str | None, UserS
     return owner, loaded
 
 
-def token_principal(claims: dict[str, Any]) -> User:
-    """The user a verified access or refresh token speaks for, or InvalidToken."""
+def token_principal(claims: dict[str, Any]) -> Principal:
+    """The caller a verified access or refresh token speaks for, or InvalidToken."""
     user_id = int(claims["sub"])
     sid, generation = claims.get("sid"), claims.get("gen")
     if not isinstance(sid, str) or len(sid) != 36 or not isinstance(generation, int):
         raise InvalidToken("The token's session is malformed.")
-    remembered = memo.get(sid, user_id)
-    if remembered is None:
-        owner, state = _shared_or_database(sid, user_id)
+    state = memo.get(sid, user_id)
+    if state is None:
+        owner, found = _shared_or_database(sid, user_id)
         if owner != user_id:
             raise InvalidToken("The token's session has ended.")
-        if not isinstance(state, UserState) or not state.is_active:
+        if not isinstance(found, UserState) or not found.is_active:
             raise InvalidToken("The token's user is unknown or inactive.")
-        remembered = state.as_user(user_id), state.generation
-        memo.put(sid, user_id, *remembered)
-    user, current_generation = remembered
-    if current_generation != generation:
+        state = found
+        memo.put(sid, user_id, state)
+    if state.generation != generation:
         raise InvalidToken("The token was revoked.")
-    return user
+    confirmation = claims.get("cnf")
+    return Principal(
+        id=user_id,
+        username=state.username,
+        is_staff=state.is_staff,
+        is_superuser=state.is_superuser,
+        is_active=state.is_active,
+        session_id=sid,
+        client_id=claims.get("client_id"),
+        binding=confirmation.get("jkt") if isinstance(confirmation, dict) else None,
+    )
 
 
 def _publish(key: str, value: Any) -> None:

@@ -21,13 +21,9 @@ def _digest(jti: str) -> str:
     return hashlib.sha256(jti.encode()).hexdigest()
 
 
-def _pair(*, user: User, session_id: str, refresh: codec.IssuedToken | None = None) -> dict[str, Any]:
-    claims = {"sid": session_id, "gen": user.token_generation}
-    access = codec.encode(user_id=user.pk, token_use="access", ttl=settings.JWT_ACCESS_TTL, extra=claims)
-    if refresh is None:
-        refresh = codec.encode(
-            user_id=user.pk, token_use="refresh", ttl=settings.JWT_REFRESH_TTL, extra=claims
-        )
+def _pair(*, user_id: int, generation: int, session_id: str, refresh: codec.IssuedToken) -> dict[str, Any]:
+    claims = {"sid": session_id, "gen": generation}
+    access = codec.encode(user_id=user_id, token_use="access", ttl=settings.JWT_ACCESS_TTL, extra=claims)
     return {
         "access": access.token,
         "refresh": refresh.token,
@@ -54,7 +50,7 @@ def session_start(*, user: User, user_agent: str = "", ip: str | None = None) ->
             ip=ip,
             refresh_digest=_digest(refresh.claims["jti"]),
         )
-    return _pair(user=user, session_id=session_id, refresh=refresh)
+    return _pair(user_id=user.pk, generation=user.token_generation, session_id=session_id, refresh=refresh)
 
 
 def token_pair_issue(*, user: User) -> dict[str, Any]:
@@ -70,14 +66,14 @@ def refresh_rotate(*, refresh: str, user_agent: str = "", ip: str | None = None)
     (OAuth 2.0 Security BCP, RFC 9700 §4.14.2).
     """
     claims = codec.decode(refresh, token_use="refresh")
-    user = token_principal(claims)
-    session_id = claims["sid"]
+    caller = token_principal(claims)  # the generation is current: checked there
+    session_id, generation = claims["sid"], claims["gen"]
     now = timezone.now()
     new_refresh = codec.encode(
-        user_id=user.pk,
+        user_id=caller.id,
         token_use="refresh",
         ttl=settings.JWT_REFRESH_TTL,
-        extra={"sid": session_id, "gen": user.token_generation},
+        extra={"sid": session_id, "gen": generation},
     )
     changes: dict[str, Any] = {
         "refresh_digest": _digest(new_refresh.claims["jti"]),
@@ -96,7 +92,7 @@ def refresh_rotate(*, refresh: str, user_agent: str = "", ip: str | None = None)
     if not swapped:
         session_revoke(session_id=session_id, reason=Session.Reason.REUSE)
         raise InvalidToken("This refresh token was already used; its session is revoked.")
-    return _pair(user=user, session_id=session_id, refresh=new_refresh)
+    return _pair(user_id=caller.id, generation=generation, session_id=session_id, refresh=new_refresh)
 
 
 def token_verify(*, token: str) -> dict[str, Any]:
@@ -109,11 +105,11 @@ def token_verify(*, token: str) -> dict[str, Any]:
     return claims
 
 
-def session_revoke(*, session_id: str, reason: str, user: User | None = None) -> bool:
+def session_revoke(*, session_id: str, reason: str, user_id: int | None = None) -> bool:
     """End a session and every token of its family; False if there was none to end."""
     sessions = Session.objects.filter(pk=session_id, revoked__isnull=True)
-    if user is not None:
-        sessions = sessions.filter(user=user)
+    if user_id is not None:
+        sessions = sessions.filter(user_id=user_id)
     ended = sessions.update(revoked=timezone.now(), revoked_reason=reason)
     forget_session(session_id)
     return bool(ended)
@@ -126,14 +122,14 @@ def logout(*, refresh: str) -> None:
 
 
 @transaction.atomic
-def user_tokens_revoke(*, user: User, reason: str) -> None:
-    """End every credential of ``user``: logout everywhere, a new password.
+def user_tokens_revoke(*, user_id: int, reason: str) -> None:
+    """End every credential of user ``user_id``: logout everywhere, a new password.
 
     The new generation ends every token and browser session; the access_ended receivers
     revoke the sessions, with ``reason`` (tokens.signals), and delete the calendar feeds
     (feeds.signals).
     """
-    locked = User.objects.select_for_update().get(pk=user.pk)
+    locked = User.objects.select_for_update().get(pk=user_id)
     locked.token_generation += 1
     locked.save(update_fields=["token_generation"])  # its post_save handler updates the cache
     access_ended.send(sender=User, user=locked, reason=reason)
@@ -149,9 +145,9 @@ def sessions_end(*, user: User, reason: str) -> None:
         forget_session(session_id)
 
 
-def sessions_of(*, user: User) -> list[Session]:
+def sessions_of(*, user_id: int) -> list[Session]:
     return list(
-        Session.objects.filter(user=user, revoked__isnull=True, expires__gt=timezone.now()).order_by(
+        Session.objects.filter(user_id=user_id, revoked__isnull=True, expires__gt=timezone.now()).order_by(
             "-last_used"
         )
     )

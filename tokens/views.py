@@ -24,7 +24,7 @@ from tokens.services import (
     token_verify,
     user_tokens_revoke,
 )
-from users.selectors import request_user
+from users.principal import caller_of
 from users.throttling import client_address
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1
@@ -135,7 +135,7 @@ class LogoutAllView(APIView):
         summary="Log out everywhere: end every session and every token of the caller",
     )
     def post(self, request: Request) -> Response:
-        user_tokens_revoke(user=request_user(request), reason=Session.Reason.LOGOUT_ALL)
+        user_tokens_revoke(user_id=caller_of(request).id, reason=Session.Reason.LOGOUT_ALL)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -150,7 +150,7 @@ class SessionViewSet(viewsets.ViewSet):
         current = request.auth.get("sid") if isinstance(request.auth, dict) else None
         sessions = [
             {**vars(session), "id": session.id, "current": str(session.id) == current}
-            for session in sessions_of(user=request_user(request))
+            for session in sessions_of(user_id=caller_of(request).id)
         ]
         return Response(serializers.SessionSerializer(sessions, many=True).data, headers=NO_STORE)
 
@@ -160,6 +160,6 @@ class SessionViewSet(viewsets.ViewSet):
         summary="Revoke one of the caller's sessions",
     )
     def destroy(self, request: Request, pk: str) -> Response:
-        if not session_revoke(session_id=pk, reason=Session.Reason.REVOKED, user=request_user(request)):
+        if not session_revoke(session_id=pk, reason=Session.Reason.REVOKED, user_id=caller_of(request).id):
             raise exceptions.NotFound("No such session.")
         return Response(status=status.HTTP_204_NO_CONTENT)

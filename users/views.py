@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from api.schema import ERROR_RESPONSES
 from users.activation import InvalidActivationToken
 from users.models import User
-from users.selectors import request_user
+from users.principal import caller_of
 from users.serializers import (
     ActivationSerializer,
     PasswordChangeSerializer,
@@ -85,7 +85,7 @@ class UserViewSet(viewsets.ModelViewSet):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
         users = User.objects.order_by("id")
-        caller = request_user(self.request)
+        caller = caller_of(self.request)
         if caller.is_staff:
             return users
         return users.filter(pk=caller.pk)  # anyone else is a 404, not a 403
@@ -127,7 +127,7 @@ class UserViewSet(viewsets.ModelViewSet):
     @action(detail=False, methods=["get"])
     def me(self, request: Request) -> Response:
         # request.user may be the lean principal a token check builds: read the whole row.
-        return Response(self.get_serializer(self.get_queryset().get(pk=request_user(request).pk)).data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=caller_of(request).pk)).data)
 
     @extend_schema(
         summary="Change the caller's password (the old one is required)",
@@ -139,7 +139,7 @@ class UserViewSet(viewsets.ModelViewSet):
         body = PasswordChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         user_password_change(
-            user=User.objects.get(pk=request_user(request).pk),
+            user=User.objects.get(pk=caller_of(request).pk),
             address=client_address(request),
             **body.validated_data,
         )

@@ -26,7 +26,7 @@ person = User.objects.create_user(username="writer-" + __import__("os").environ[
 for n in range({WRITES_PER_PROCESS}):
     with transaction.atomic():
         Task.objects.filter(person=person).count()
-        task_create(person=person, title=f"task {{n}}", due_to=datetime(2030, 1, 1, tzinfo=UTC))
+        task_create(person_id=person.pk, title=f"task {{n}}", due_to=datetime(2030, 1, 1, tzinfo=UTC))
 """
 
 

@@ -16,7 +16,7 @@ def admin_client_(db: None) -> Client:
 
 
 def test_the_admin_lists_and_shows_feeds_without_their_digest(admin_client_: Client, owner: User) -> None:
-    created = feed_create(user=owner, name="Phone")
+    created = feed_create(user_id=owner.pk, name="Phone")
 
     listing = admin_client_.get("/admin/feeds/feed/")
     detail = admin_client_.get(f"/admin/feeds/feed/{created.feed.pk}/change/")
@@ -34,7 +34,7 @@ def test_the_admin_cannot_add_a_feed(admin_client_: Client) -> None:
 
 
 def test_deleting_in_the_admin_revokes_the_feed(admin_client_: Client, owner: User) -> None:
-    created = feed_create(user=owner)
+    created = feed_create(user_id=owner.pk)
 
     response = admin_client_.post(f"/admin/feeds/feed/{created.feed.pk}/delete/", {"post": "yes"})
 
@@ -44,7 +44,7 @@ def test_deleting_in_the_admin_revokes_the_feed(admin_client_: Client, owner: Us
 
 
 def test_the_admin_cannot_rename_a_feed_to_more_than_one_line(admin_client_: Client, owner: User) -> None:
-    created = feed_create(user=owner, name="Phone")
+    created = feed_create(user_id=owner.pk, name="Phone")
 
     response = admin_client_.post(f"/admin/feeds/feed/{created.feed.pk}/change/", {"name": "Work\nphone"})
 

@@ -338,7 +338,7 @@ def test_the_body_is_streamed_not_built_before_the_answer(
 
 def test_a_feed_made_by_the_service_works_like_one_made_over_http(owner: User) -> None:
     make_task(owner)
-    created = feed_create(user=owner, name="From a script")
+    created = feed_create(user_id=owner.pk, name="From a script")
 
     response, body = read_feed(f"/tasks/feed/{created.token}.ics")
 

@@ -14,7 +14,7 @@ from users.models import User
 
 
 def test_a_new_secret_has_256_bits_in_the_shape_the_url_accepts(owner: User) -> None:
-    created = feed_create(user=owner)
+    created = feed_create(user_id=owner.pk)
 
     assert TOKEN_SHAPE.fullmatch(created.token)
     assert created.feed.token_digest == token_digest(created.token)
@@ -22,7 +22,7 @@ def test_a_new_secret_has_256_bits_in_the_shape_the_url_accepts(owner: User) -> 
 
 
 def test_the_secret_opens_its_feed_and_nothing_else_does(owner: User) -> None:
-    created = feed_create(user=owner, name="Phone")
+    created = feed_create(user_id=owner.pk, name="Phone")
 
     access = feed_for_token(token=created.token)
 
@@ -33,7 +33,7 @@ def test_the_secret_opens_its_feed_and_nothing_else_does(owner: User) -> None:
 
 
 def test_an_inactive_users_feed_opens_nothing(owner: User) -> None:
-    created = feed_create(user=owner)
+    created = feed_create(user_id=owner.pk)
     User.objects.filter(pk=owner.pk).update(is_active=False)
 
     assert feed_for_token(token=created.token) is None
@@ -41,25 +41,25 @@ def test_an_inactive_users_feed_opens_nothing(owner: User) -> None:
 
 def test_the_limit_is_checked_by_the_service_itself(owner: User) -> None:
     for _ in range(FEEDS_PER_USER):
-        feed_create(user=owner)
+        feed_create(user_id=owner.pk)
 
     with pytest.raises(ValidationError):
-        feed_create(user=owner)
+        feed_create(user_id=owner.pk)
 
-    assert feeds_of(user=owner).count() == FEEDS_PER_USER
+    assert feeds_of(user_id=owner.pk).count() == FEEDS_PER_USER
 
 
 def test_revoke_touches_only_the_given_users_feed(owner: User, other: User) -> None:
-    created = feed_create(user=owner)
+    created = feed_create(user_id=owner.pk)
 
-    assert feed_revoke(user=other, feed_id=created.feed.pk) is False
+    assert feed_revoke(user_id=other.pk, feed_id=created.feed.pk) is False
     assert feed_for_token(token=created.token) is not None
-    assert feed_revoke(user=owner, feed_id=created.feed.pk) is True
+    assert feed_revoke(user_id=owner.pk, feed_id=created.feed.pk) is True
     assert feed_for_token(token=created.token) is None
 
 
 def test_feed_used_writes_last_used_only_when_a_minute_old(owner: User) -> None:
-    created = feed_create(user=owner)
+    created = feed_create(user_id=owner.pk)
     now = timezone.now()
     access = feed_for_token(token=created.token)
     assert access is not None
@@ -83,11 +83,11 @@ def test_racing_creates_cannot_pass_the_limit(owner: User) -> None:
     IMMEDIATE transaction, which takes the database's write lock before counting.)
     """
     for _ in range(FEEDS_PER_USER - 1):
-        feed_create(user=owner)
+        feed_create(user_id=owner.pk)
 
     def attempt(n: int) -> str:
         try:
-            feed_create(user=owner)
+            feed_create(user_id=owner.pk)
         except ValidationError:
             return "refused"
         return "created"

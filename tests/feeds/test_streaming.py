@@ -45,7 +45,7 @@ def stream(owner: User, blocks: list[int]) -> tuple[int, int]:
 
     Returns (VTODOs sent, the most task rows ever fetched from the database and not yet sent).
     """
-    response = APIClient().get(f"/tasks/feed/{feed_create(user=owner).token}.ics")
+    response = APIClient().get(f"/tasks/feed/{feed_create(user_id=owner.pk).token}.ics")
     assert response.status_code == 200
     assert response.streaming
     assert blocks == []  # answered before a single task row was read

@@ -104,7 +104,7 @@ def test_deactivating_then_reactivating_does_not_bring_the_tokens_back(
     owner: User, staff_client: APIClient
 ) -> None:
     pair = token_pair_issue(user=owner)
-    feed = feed_create(user=owner)
+    feed = feed_create(user_id=owner.pk)
 
     assert staff_client.patch(f"/users/{owner.pk}/", {"is_active": False}).status_code == 200
     assert staff_client.patch(f"/users/{owner.pk}/", {"is_active": True}).status_code == 200
