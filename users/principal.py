@@ -9,7 +9,7 @@ client and key binding. Code that needs the user's row reads it
 
 Bearer tokens yield it from the revocation state (tokens/revocation.py, no query when
 warm); the browsable API's cookie session yields it from the session's user
-(``SessionCallerAuthentication``). Django's own pages (the admin, the login pages) keep
+(users/authentication.py). Django's own pages (the admin, the login pages) keep
 Django's ``request.user``, a ``User``: the rule books (tasks/permissions.py,
 users/permissions.py) take either, through the ``Caller`` protocol.
 """
@@ -17,7 +17,6 @@ users/permissions.py) take either, through the ``Caller`` protocol.
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 
 from users.models import User
@@ -71,16 +70,6 @@ class Principal:
             is_active=user.is_active,
             **token,
         )
-
-
-class SessionCallerAuthentication(SessionAuthentication):
-    """DRF's cookie session (the browsable API), yielding a Principal like the tokens do."""
-
-    def authenticate(self, request: Request) -> tuple[Principal, None] | None:
-        found = super().authenticate(request)
-        if found is None:
-            return None
-        return Principal.of(found[0]), None
 
 
 def caller_of(request: Request) -> Principal:

@@ -4,14 +4,14 @@ from dataclasses import FrozenInstanceError
 
 import pytest
 from rest_framework.request import Request
-from rest_framework.test import APIClient, APIRequestFactory
+from rest_framework.test import APIRequestFactory
 
 from tokens import codec
 from tokens.authentication import BearerTokenAuthentication
 from tokens.revocation import UserState, memo, token_principal
 from tokens.services import token_pair_issue
 from users.models import User
-from users.principal import Principal, SessionCallerAuthentication, caller_of
+from users.principal import Principal, caller_of
 
 
 def bearer_request(token: str) -> Request:
@@ -57,33 +57,8 @@ def test_the_token_session_client_and_binding_reach_the_caller(owner: User) -> N
     assert token_principal(claims).binding is None
 
 
-def test_a_cookie_session_yields_a_principal(owner: User) -> None:
-    django_request = APIRequestFactory().get("/tasks/")
-    django_request.user = owner  # what Django's session middleware sets
-    found = SessionCallerAuthentication().authenticate(Request(django_request))
-    assert found is not None
-    caller, _ = found
-    assert caller == Principal.of(owner)
-    assert caller.session_id is None
-
-
-def test_an_inactive_cookie_session_is_no_caller(owner: User) -> None:
-    owner.is_active = False
-    django_request = APIRequestFactory().get("/tasks/")
-    django_request.user = owner
-    assert SessionCallerAuthentication().authenticate(Request(django_request)) is None
-
-
 def test_views_refuse_a_caller_that_is_not_a_principal(owner: User) -> None:
     request = Request(APIRequestFactory().get("/tasks/"))
     request.user = owner
     with pytest.raises(TypeError, match="not a Principal"):
         caller_of(request)
-
-
-@pytest.mark.parametrize("path", ["/tasks/", "/users/me/", "/auth/sessions/", "/tasks/feeds/"])
-def test_the_browsable_api_signed_in_by_cookie_answers(owner: User, path: str) -> None:
-    client = APIClient()
-    client.force_login(owner)
-    assert client.get(path, HTTP_ACCEPT="text/html").status_code == 200
-    assert client.get(path).status_code == 200
