@@ -2,6 +2,7 @@ from django.db.models import QuerySet
 from rest_framework import serializers
 
 from api.serializers import AwareDateTimeField, StrictFieldsMixin, TextField
+from tasks.permissions import assignable_persons
 from users.models import User
 
 
@@ -13,9 +14,7 @@ class AssignablePersonField(serializers.HyperlinkedRelatedField):
     """
 
     def get_queryset(self) -> QuerySet[User]:
-        caller = self.context["request"].user
-        users = User.objects.all()
-        return users if caller.is_staff else users.filter(pk=caller.pk)
+        return assignable_persons(self.context["request"].user)
 
 
 class TaskSerializer(StrictFieldsMixin, serializers.Serializer):

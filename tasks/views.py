@@ -24,12 +24,11 @@ from api.schema import ERROR_RESPONSES
 from tasks import reads
 from tasks.filters import TaskFilter
 from tasks.models import Task
+from tasks.permissions import task_scope, tasks_visible_to
 from tasks.reads import TaskLinks
 from tasks.renderers import CalendarRenderer
-from tasks.selectors import task_visible_to
 from tasks.serializers import TaskSerializer
 from tasks.services import task_create, task_delete, task_update
-from users.models import User
 from users.principal import Principal, caller_of
 
 PLAIN_LIST_PARAMS = {"page_size", "cursor", "ordering"}
@@ -37,8 +36,8 @@ MAX_ID = 2**63 - 1  # the largest id a BigAutoField can hold
 
 
 def visible_tasks(caller: Principal, slots: prepared.Slots) -> QuerySet[Task]:
-    """task_visible_to() for a prepared query: the caller's id is the slot ``person``."""
-    return task_visible_to(user=User(pk=slots["person"], is_staff=caller.is_staff))
+    """tasks_visible_to() for a prepared query: the caller's id is the slot ``person``."""
+    return Task.objects.filter(task_scope(caller_id=slots["person"], is_staff=caller.is_staff))
 
 
 IF_MATCH = OpenApiParameter(
@@ -113,7 +112,7 @@ class TaskViewSet(viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[Task]:
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        return task_visible_to(user=caller_of(self.request))
+        return tasks_visible_to(caller_of(self.request))
 
     def get_renderers(self) -> builtins.list[BaseRenderer]:
         renderers = super().get_renderers()
