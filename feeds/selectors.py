@@ -9,8 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from feeds.models import Feed, token_digest
-from tasks.models import Task
-from tasks.reads import COLUMNS
+from tasks.reads import COLUMNS, own_task_cells
 
 # What feeds.services.feed_create hands out: secrets.token_urlsafe(32).
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -60,10 +59,12 @@ def feeds_of(*, user_id: int) -> QuerySet[Feed]:
 
 
 def feed_tasks(*, user_id: int) -> Iterator[dict[str, Any]]:
-    """Every task bound to the feed's owner, in due order, read CHUNK_ROWS at a time.
+    """Every task bound to the feed's owner, in due order, read CHUNK_ROWS at a time, as
+    rows for ``tasks.reads.TaskLinks.task()``.
 
     Bound to the owner, not what the owner may see: a staff member's feed is their own
-    tasks, never everyone's behind one secret URL.
+    tasks, never everyone's behind one secret URL (tasks.permissions.own_tasks).
     """
-    tasks = Task.objects.filter(person_id=user_id).order_by("due_to", "id")  # task_person_due_idx
-    return tasks.values(*COLUMNS).iterator(chunk_size=CHUNK_ROWS)
+    # task_person_due_idx serves the order.
+    cells = own_task_cells(user_id=user_id, order=("due_to", "id"), chunk_size=CHUNK_ROWS)
+    return (dict(zip(COLUMNS, row, strict=True)) for row in cells)

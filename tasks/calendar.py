@@ -27,11 +27,9 @@ def _text(value: str) -> vText:
     return vText(CONTROLS.sub("\ufffd", value))
 
 
-def _instant(value: datetime | str) -> datetime:
-    """The task JSON's instants come as aware datetimes or as the ISO 8601 text of SQLite."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.astimezone(UTC)
+def _instant(value: str) -> datetime:
+    """An instant of the task JSON: ISO 8601 text in UTC (tasks/reads.py)."""
+    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 def task_uid(task_id: int) -> str:

@@ -30,20 +30,16 @@ import tarfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zipfile import ZIP_DEFLATED
 
-import orjson
 from django.db import connection, transaction
-from django.db.models import Expression, F, Func, TextField
 from zipstream import ZipStream
 
 from api.renderers import ORJSONRenderer
-from tasks import reads
 from tasks.calendar import calendar_chunks, task_todo, task_uid
-from tasks.models import Task
-from tasks.reads import TaskLinks
+from tasks.reads import TaskLinks, own_task_rows
 from users.principal import Principal
 
 ROWS_PER_FETCH = 500
@@ -82,35 +78,7 @@ def task_rows(*, person_id: int, links: TaskLinks) -> Iterator[dict[str, Any]]:
     Staff too export only their own tasks: an export is a person's copy of their tasks,
     and it is what their import takes back.
     """
-    rows = (
-        Task.objects.filter(person_id=person_id)
-        .order_by("id")
-        .values_list(*_select())
-        .iterator(chunk_size=ROWS_PER_FETCH)
-    )
-    for cells in rows:
-        yield links.task_from_cells(cells)
-
-
-def _postgresql_iso(name: str) -> Expression:
-    # An instant as UTC text in SQLite's form, "2016-10-18 19:12:01", with ".ffffff" only when
-    # there is a fraction (as DRF writes it): TaskLinks.task_from_cells() takes it from there.
-    # Django's psycopg loader parses every timestamptz in Python: three per row were half the
-    # time of a large export, only to be written back as text.
-    return Func(
-        F(name),
-        template="to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || "
-        "CASE WHEN date_trunc('second', %(expressions)s) = %(expressions)s THEN '' "
-        "ELSE to_char(%(expressions)s AT TIME ZONE 'UTC', '.US') END",
-        output_field=TextField(),
-    )
-
-
-def _select() -> list[str | Expression]:
-    """reads.select(), with PostgreSQL writing the instants' text as SQLite does there."""
-    if connection.vendor == "postgresql":
-        return [_postgresql_iso(name) if name in reads.DATETIMES else name for name in reads.COLUMNS]
-    return reads.select()
+    return own_task_rows(user_id=person_id, links=links, order=("id",), chunk_size=ROWS_PER_FETCH)
 
 
 def pieces(parts: Iterable[bytes]) -> Iterator[bytes]:
@@ -138,13 +106,6 @@ def json_parts(tasks: Iterable[Mapping[str, Any]]) -> Iterator[bytes]:
     yield b"]" if separator == b"," else b"[]"
 
 
-def _text(instant: datetime | str) -> str:
-    """An instant as the task JSON writes it (SQLite's rows already carry that text)."""
-    if isinstance(instant, str):
-        return instant
-    return orjson.dumps(instant, option=orjson.OPT_UTC_Z).decode()[1:-1]
-
-
 def csv_parts(tasks: Iterable[Mapping[str, Any]]) -> Iterator[bytes]:
     buffer = io.StringIO()
     # The csv module's default dialect is RFC 4180's; every cell quoted, so that a title's
@@ -158,10 +119,10 @@ def csv_parts(tasks: Iterable[Mapping[str, Any]]) -> Iterator[bytes]:
                 task["id"],
                 csv_title(task["title"]),
                 task["person"],
-                _text(task["due_to"]),
+                task["due_to"],
                 "true" if task["completed"] else "false",
-                _text(task["created"]),
-                _text(task["updated"]),
+                task["created"],
+                task["updated"],
             )
         )
         if buffer.tell() >= PIECE_BYTES:
@@ -182,13 +143,10 @@ _ESCAPED = frozenset("\\;,")
 FOLD_AT = 75  # octets; icalendar folds a content line this long or longer (RFC 5545 §3.1)
 
 
-def _stamp(instant: datetime | str) -> str:
+def _stamp(instant: str) -> str:
     """An instant as an RFC 5545 UTC date-time, ``20161018T191201Z``, as icalendar writes it
     (seconds, no fraction); from the task JSON's ``2016-10-18T19:12:01[.ffffff]Z``."""
-    text = instant if isinstance(instant, str) else _text(instant)
-    if not text.endswith("Z"):  # another offset: only a client's text could have one
-        text = _text(datetime.fromisoformat(text).astimezone(UTC))
-    return text[:19].replace("-", "").replace(":", "") + "Z"
+    return instant[:19].replace("-", "").replace(":", "") + "Z"
 
 
 def _plain_line(name: str, value: str) -> str | None:

@@ -1,52 +1,89 @@
-"""The read path: a task's JSON built straight from its database row.
+"""The read path: every task the API hands out, built straight from its database row.
 
-TaskSerializer (DRF's HyperlinkedModelSerializer) validates writes; rendering a page of
-100 tasks through it costs milliseconds, mostly in reverse() per link and in datetime
-handling per field. Here the links are two prefixes resolved once per request, and the
-rows come out of the database as the values JSON needs. The bytes a client sees are the
+One interface (ids and options in, task JSON out) for every read: the detail
+(``task_detail``), a page of the list, filtered or not (``task_page``, which the calendar
+representation of the list renders too), and a person's own tasks for the feeds and the
+exports (``own_task_rows``). Writes answer through the same builder (``task_from_model``).
+
+One row format: the database hands over instants as UTC text in one form on every
+database, ``2016-10-18 19:12:01[.ffffff]`` (SQLite keeps them so; PostgreSQL writes them so
+in SQL, see ``_stored_text``), and ``TaskLinks.tasks_from_cells`` is the one place that
+turns a row into the task's JSON, instants as DRF writes them, ``2016-10-18T19:12:01Z``.
+Every consumer (the renderers, the ETag, the calendar, the exports) gets that text.
+
+TaskSerializer (DRF's serializer) validates writes; rendering a page of 100 tasks through it
+costs milliseconds, mostly in reverse() per link and in datetime handling per field. Here
+the links are two prefixes resolved once per request, and the plain list and the detail run
+SQL compiled once per shape (api/prepared.py). The bytes a client sees are the
 serializer's, exactly (tests/tasks/test_reads.py holds the two side by side).
 """
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from django.db import connection
-from django.db.models import Expression, F, TextField
+from django.db.models import Expression, F, Func, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.urls import get_script_prefix, reverse
 from rest_framework.request import Request
 
+from api import prepared
 from api.caches import BoundedCache
+from api.pagination import PageQuery
+from tasks.models import Task
+from tasks.permissions import own_tasks, task_scope
+from users.principal import Caller
 
 COLUMNS = ("id", "title", "person_id", "due_to", "completed", "created", "updated")
 DATETIMES = ("due_to", "created", "updated")
 # Hosts come from the client: with ALLOWED_HOSTS = ["*"] the cache could be grown without end.
 _prefixes: BoundedCache[str, tuple[str, str]] = BoundedCache("reads.prefixes", 64)
+_selects: BoundedCache[str, list[str | Expression]] = BoundedCache("reads.selects", 8)
+
+
+def _stored_text(name: str) -> Expression:
+    """The instant ``name`` as UTC text, ``2016-10-18 19:12:01`` with ``.ffffff`` only when
+    there is a fraction (as DRF writes it).
+
+    SQLite stores aware datetimes as exactly that text: selected as text, the driver hands
+    it over unparsed. PostgreSQL writes it with to_char(): Django's and psycopg's loaders
+    would parse every timestamptz into a datetime only for it to be written back as text.
+    """
+    if connection.vendor == "postgresql":
+        return Func(
+            F(name),
+            template="to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || "
+            "CASE WHEN date_trunc('second', %(expressions)s) = %(expressions)s THEN '' "
+            "ELSE to_char(%(expressions)s AT TIME ZONE 'UTC', '.US') END",
+            output_field=TextField(),
+        )
+    return Cast(F(name), TextField())
 
 
 def select() -> list[str | Expression]:
-    """What to select for COLUMNS on this database, for ``TaskLinks.task_from_cells()``.
-
-    SQLite keeps aware datetimes as UTC text, "2016-10-18 19:12:01[.ffffff]", which is DRF's
-    ISO 8601 form but for the "T" and the "Z": selected as text, the driver hands them over
-    unparsed and the JSON's text is two string operations away (parsing each value into a
-    datetime and formatting it back cost more than the query; so did writing it in SQL).
-    PostgreSQL's aware datetimes are written by the renderers exactly as DRF writes them.
-    """
+    """What to select for COLUMNS on this database, for ``TaskLinks.tasks_from_cells()``."""
     vendor = connection.vendor
-    if vendor not in _selects:
-        if vendor == "sqlite":
-            _selects[vendor] = [Cast(F(name), TextField()) if name in DATETIMES else name for name in COLUMNS]
-        else:
-            _selects[vendor] = list(COLUMNS)
-    return _selects[vendor]
+    selected = _selects.get(vendor)
+    if selected is None:
+        selected = [_stored_text(name) if name in DATETIMES else name for name in COLUMNS]
+        _selects.put(vendor, selected)
+    return selected
 
 
-_selects: dict[str, list[str | Expression]] = {}
+def stored_text(instant: datetime) -> str:
+    """An aware datetime as ``select()`` reads it from the database."""
+    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+
+
+def instant_text(instant: datetime) -> str:
+    """An aware datetime as the task JSON writes it: ``2016-10-18T19:12:01[.ffffff]Z``."""
+    return stored_text(instant).replace(" ", "T") + "Z"
 
 
 class TaskLinks:
-    """The absolute URL prefixes of tasks and users, resolved once per host."""
+    """The absolute URL prefixes of tasks and users, resolved once per host; and the one
+    builder of a task's JSON from its row."""
 
     def __init__(self, request: Request) -> None:
         origin = f"{request.scheme}://{request.get_host()}{get_script_prefix()}"
@@ -59,42 +96,104 @@ class TaskLinks:
             _prefixes.put(origin, prefixes)
         self.tasks, self.users = prefixes
 
-    def task(self, row: dict[str, Any]) -> dict[str, Any]:
-        """JSON of a task from a dict of COLUMNS (datetimes as aware datetime objects)."""
+    def task(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """JSON of a task from a dict of COLUMNS as ``select()`` reads them."""
         return self.task_from_cells([row[name] for name in COLUMNS])
 
     def task_from_cells(self, cells: Sequence[Any]) -> dict[str, Any]:
-        """JSON of a task from the cells of ``select()``, as the database driver returns them:
-        instants as aware datetimes or as UTC text in SQLite's form (see select())."""
+        """JSON of a task from the cells of ``select()``, as the database driver returns them."""
         return self.tasks_from_cells([cells])[0]
 
     def tasks_from_cells(self, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
         """task_from_cells() of each row, in one pass (a page is most of a list's time)."""
         tasks, users = self.tasks, self.users
-        if rows and type(rows[0][3]) is str:
-            return [
-                {
-                    "url": f"{tasks}{task_id}/",
-                    "id": task_id,
-                    "title": title,
-                    "person": f"{users}{person_id}/",
-                    "due_to": due_to.replace(" ", "T") + "Z",
-                    "completed": bool(completed),  # SQLite may answer 0 or 1
-                    "created": created.replace(" ", "T") + "Z",
-                    "updated": updated.replace(" ", "T") + "Z",
-                }
-                for task_id, title, person_id, due_to, completed, created, updated in rows
-            ]
         return [
             {
                 "url": f"{tasks}{task_id}/",
                 "id": task_id,
                 "title": title,
                 "person": f"{users}{person_id}/",
-                "due_to": due_to,
-                "completed": bool(completed),
-                "created": created,
-                "updated": updated,
+                "due_to": due_to.replace(" ", "T") + "Z",
+                "completed": bool(completed),  # SQLite answers 0 or 1
+                "created": created.replace(" ", "T") + "Z",
+                "updated": updated.replace(" ", "T") + "Z",
             }
             for task_id, title, person_id, due_to, completed, created, updated in rows
         ]
+
+    def task_from_model(self, task: Task) -> dict[str, Any]:
+        """JSON of a task in hand (the answer to a write), through the same builder."""
+        return self.task_from_cells(
+            [
+                task.pk,
+                task.title,
+                task.person_id,
+                stored_text(task.due_to),
+                task.completed,
+                stored_text(task.created),
+                stored_text(task.updated),
+            ]
+        )
+
+
+class Found(NamedTuple):
+    """A task the detail read: its JSON, and its person for the permission check."""
+
+    person_id: int
+    task: dict[str, Any]
+
+
+def _visible(caller: Caller, slots: prepared.Slots) -> QuerySet[Task]:
+    """tasks_visible_to() for a prepared query: the caller's id is the slot ``person``."""
+    return Task.objects.filter(task_scope(caller_id=slots.get("person"), is_staff=caller.is_staff))
+
+
+def _caller_slots(caller: Caller) -> prepared.Slots:
+    # Staff's scope names no one: the slot would not survive compilation.
+    return {} if caller.is_staff else {"person": caller.pk}
+
+
+def task_detail(*, caller: Caller, task_id: int, links: TaskLinks) -> Found | None:
+    """The task ``task_id`` if the caller sees it, else None."""
+
+    def build(slots: prepared.Slots) -> QuerySet[Any]:
+        return _visible(caller, slots).filter(pk=slots["id"]).values_list(*select())[:1]
+
+    found = prepared.rows(("task-detail", caller.is_staff), build, id=task_id, **_caller_slots(caller))
+    if not found:
+        return None
+    return Found(found[0][2], links.task_from_cells(found[0]))
+
+
+def task_page(
+    *, caller: Caller, page: PageQuery, links: TaskLinks, within: QuerySet[Task] | None = None
+) -> list[dict[str, Any]]:
+    """One page of the tasks the caller sees, as ``page`` asks for it.
+
+    ``within``: those tasks narrowed by the list's filters (a queryset built on
+    tasks.permissions.tasks_visible_to()); without it, every task the caller sees, through
+    SQL compiled once per shape.
+    """
+    if within is not None:
+        return links.tasks_from_cells(list(page.apply(within).values_list(*select())))
+
+    def build(slots: prepared.Slots) -> QuerySet[Any]:
+        return page.apply(_visible(caller, slots), slots).values_list(*select())
+
+    shape = ("task-list", caller.is_staff, page.shape)
+    return links.tasks_from_cells(prepared.rows(shape, build, **_caller_slots(caller), **page.slots))
+
+
+def own_task_cells(*, user_id: int, order: Sequence[str], chunk_size: int) -> Iterator[Sequence[Any]]:
+    """The cells of ``select()`` of every task bound to the user, ``chunk_size`` rows fetched
+    at a time (a server-side cursor on PostgreSQL, fetchmany on SQLite)."""
+    return own_tasks(user_id).order_by(*order).values_list(*select()).iterator(chunk_size=chunk_size)
+
+
+def own_task_rows(
+    *, user_id: int, links: TaskLinks, order: Sequence[str] = ("id",), chunk_size: int = 500
+) -> Iterator[dict[str, Any]]:
+    """Every task bound to the user (staff too: see tasks.permissions.own_tasks) as task
+    JSON, in ``order``, read ``chunk_size`` rows at a time."""
+    for cells in own_task_cells(user_id=user_id, order=order, chunk_size=chunk_size):
+        yield links.task_from_cells(cells)

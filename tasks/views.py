@@ -8,15 +8,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound
-from rest_framework.generics import get_object_or_404
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api import prepared
 from api.conditional import etag, not_modified, require_match
 from api.ordering import BoundedOrderingFilter
-from api.pagination import KeysetPagination, PageQuery
+from api.pagination import KeysetPagination
 from api.renderers import ORJSONRenderer
 from api.representations import XMLRenderer
 from api.responses import negotiated
@@ -24,20 +23,17 @@ from api.schema import ERROR_RESPONSES
 from tasks import reads
 from tasks.filters import TaskFilter
 from tasks.models import Task
-from tasks.permissions import task_scope, tasks_visible_to
+from tasks.permissions import TaskAccess, tasks_visible_to
 from tasks.reads import TaskLinks
 from tasks.renderers import CalendarRenderer
 from tasks.serializers import TaskSerializer
 from tasks.services import task_create, task_delete, task_update
-from users.principal import Principal, caller_of
+from users.principal import caller_of
 
 PLAIN_LIST_PARAMS = {"page_size", "cursor", "ordering"}
+# The writes: get_queryset() locks their row (SELECT ... FOR UPDATE) in the action's transaction.
+LOCKING_ACTIONS = {"update", "partial_update", "destroy"}
 MAX_ID = 2**63 - 1  # the largest id a BigAutoField can hold
-
-
-def visible_tasks(caller: Principal, slots: prepared.Slots) -> QuerySet[Task]:
-    """tasks_visible_to() for a prepared query: the caller's id is the slot ``person``."""
-    return Task.objects.filter(task_scope(caller_id=slots["person"], is_staff=caller.is_staff))
 
 
 IF_MATCH = OpenApiParameter(
@@ -105,6 +101,8 @@ class TaskViewSet(viewsets.ModelViewSet):
     queryset = Task.objects.none()  # for the schema; requests use get_queryset()
     lookup_value_regex = "[0-9]+"
     serializer_class = TaskSerializer
+    # The project's default (DEFAULT_PERMISSION_CLASSES), then the task rules on each object.
+    permission_classes = [IsAuthenticated, TaskAccess]
     filterset_class = TaskFilter
     search_fields = ["title"]
     ordering_fields = ["due_to", "title", "created", "id"]
@@ -112,7 +110,16 @@ class TaskViewSet(viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[Task]:
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        return tasks_visible_to(caller_of(self.request))
+        tasks = tasks_visible_to(caller_of(self.request))
+        if self.action in LOCKING_ACTIONS:
+            # Held from the If-Match check to the write, so two clients racing on one
+            # version cannot both win (the action runs in transaction.atomic()).
+            tasks = tasks.select_for_update()
+        return tasks
+
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        # The filters, search and ordering are the list's: a write's query string filters nothing.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
 
     def get_renderers(self) -> builtins.list[BaseRenderer]:
         renderers = super().get_renderers()
@@ -120,63 +127,47 @@ class TaskViewSet(viewsets.ModelViewSet):
             renderers.append(CalendarRenderer())  # a page of tasks is a calendar; one task is not
         return renderers
 
-    # Reads: rows straight from the database into JSON (see TaskLinks), and for the plain
-    # list and the detail, SQL compiled once per shape (see api/prepared.py).
+    # Reads: tasks.reads, one interface for the plain and the filtered page and the detail.
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
-        links = TaskLinks(request)
-        if request.query_params.keys() <= PLAIN_LIST_PARAMS:
-            rows = self.plain_list_page(request, links)
-        else:
-            queryset = self.filter_queryset(self.get_queryset()).values(*reads.COLUMNS)
-            rows = [links.task(row) for row in self.paginate_queryset(queryset) or []]
-        paginator = self.paginator
-        assert isinstance(paginator, KeysetPagination)  # noqa: S101
-        return negotiated(request, paginator.get_paginated_data(rows))
-
-    # builtins.list: in this class, list is the list action.
-    def plain_list_page(self, request: Request, links: TaskLinks) -> builtins.list[dict[str, Any]]:
-        """A page of the caller's tasks in one of the allowed orders, with no filter."""
         caller = caller_of(request)
+        links = TaskLinks(request)
         # The class's empty queryset: get_ordering() reads only its model, and a fresh
         # Task.objects.none() per request would cost a query clone.
         chosen = (
             BoundedOrderingFilter().get_ordering(request, self.queryset, self) or Task._meta.ordering or ()
         )
+        within = None
+        if not request.query_params.keys() <= PLAIN_LIST_PARAMS:
+            within = self.filter_queryset(self.get_queryset())
         paginator = self.paginator
         assert isinstance(paginator, KeysetPagination)  # noqa: S101
-
-        def fetch(page: PageQuery) -> builtins.list[dict[str, Any]]:
-            def build(slots: prepared.Slots) -> QuerySet[Any]:
-                return page.apply(visible_tasks(caller, slots), slots).values_list(*reads.select())
-
-            shape = ("task-list", caller.is_staff, page.shape)
-            found = prepared.rows(shape, build, person=caller.pk, **page.slots)
-            return links.tasks_from_cells(found)
-
-        return paginator.paginate(request, [str(name) for name in chosen], Task, fetch)
+        rows = paginator.paginate(
+            request,
+            [str(name) for name in chosen],
+            Task,
+            lambda page: reads.task_page(caller=caller, page=page, links=links, within=within),
+        )
+        return negotiated(request, paginator.get_paginated_data(rows))
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
-        caller = caller_of(request)
         task_id = int(kwargs["pk"])
         if task_id > MAX_ID:
             raise NotFound("No Task matches the given query.")  # past any id: no query to make
-
-        def build(slots: prepared.Slots) -> QuerySet[Any]:
-            return visible_tasks(caller, slots).filter(pk=slots["id"]).values_list(*reads.select())[:1]
-
-        found = prepared.rows(("task-detail", caller.is_staff), build, person=caller.pk, id=task_id)
-        if not found:
+        found = reads.task_detail(caller=caller_of(request), task_id=task_id, links=TaskLinks(request))
+        if found is None:
             raise NotFound("No Task matches the given query.")
-        task = TaskLinks(request).task_from_cells(found[0])
+        # What get_object() would do: TaskAccess reads the person_id of what was found.
+        self.check_object_permissions(request, found)
+        task = found.task
         tag = etag(task["id"], task["updated"])
         if not_modified(request, tag):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
         return negotiated(request, task, headers={"ETag": tag})
 
     # Writes: validated by TaskSerializer, carried out by tasks.services, answered by the
-    # read path. A change or a delete with If-Match holds the row locked from the check to
-    # the write, so two clients racing on one version cannot both win.
+    # read path's builder. A change or a delete holds the row locked from the If-Match
+    # check to the write (see get_queryset()).
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = self.get_serializer(data=request.data)
@@ -192,7 +183,7 @@ class TaskViewSet(viewsets.ModelViewSet):
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         with transaction.atomic():
-            task = self.locked_task()
+            task = self.matching_task()
             body = self.get_serializer(task, data=request.data, partial=kwargs.get("partial", False))
             body.is_valid(raise_exception=True)
             task = task_update(task=task, changes=dict(body.validated_data))
@@ -200,19 +191,18 @@ class TaskViewSet(viewsets.ModelViewSet):
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         with transaction.atomic():
-            task_delete(task=self.locked_task())
+            task_delete(task=self.matching_task())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    def locked_task(self) -> Task:
-        """The task of the URL, locked until the transaction ends, after If-Match is checked."""
-        task = get_object_or_404(self.get_queryset().select_for_update(), pk=self.kwargs["pk"])
-        require_match(self.request, etag(task.pk, task.updated))
+    def matching_task(self) -> Task:
+        """get_object(), locked, once If-Match (when sent) names its current version."""
+        task = self.get_object()
+        require_match(self.request, etag(task.pk, reads.instant_text(task.updated)))
         return task
 
     def answer(self, request: Request, task: Task, code: int) -> Response:
-        row = {column: getattr(task, column) for column in reads.COLUMNS}
-        body = TaskLinks(request).task(row)
-        headers = {"ETag": etag(task.pk, task.updated)}
+        body = TaskLinks(request).task_from_model(task)
+        headers = {"ETag": etag(body["id"], body["updated"])}
         if code == status.HTTP_201_CREATED:
             headers["Location"] = body["url"]
         return Response(body, status=code, headers=headers)

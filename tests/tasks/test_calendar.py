@@ -9,9 +9,11 @@ import pytest
 from icalendar import Calendar
 from rest_framework.test import APIClient
 
-from tasks.calendar import calendar_bytes, task_todo
+from tasks.calendar import calendar_bytes
 from tasks.models import Task
+from tasks.renderers import CALENDAR_NAME
 from tests.helpers.accounts import client_for
+from tests.helpers.serialized import serializer_json
 from users.models import User
 
 CALENDAR = "text/calendar"
@@ -201,24 +203,27 @@ def test_the_calendar_makes_no_more_queries_than_the_json(
     assert len(todos(response.content)) == count
 
 
-def test_a_vtodo_is_the_same_from_sqlite_text_and_from_aware_datetimes() -> None:
-    # The list's rows carry instants as ISO 8601 text on SQLite and as aware datetimes on
-    # PostgreSQL (tasks/reads.py): both must give the same VTODO.
-    task = {"id": 7, "title": "Buy milk", "url": "http://testserver/tasks/7/", "completed": False}
-    aware = {
-        **task,
-        "due_to": datetime(2030, 1, 1, 12, 0, 1, 500_000, tzinfo=UTC),
-        "created": datetime(2029, 12, 1, 9, 30, tzinfo=UTC),
-        "updated": datetime(2029, 12, 2, 10, 0, tzinfo=UTC),
-    }
-    text = {
-        **task,
-        "due_to": "2030-01-01T12:00:01.500000Z",
-        "created": "2029-12-01T09:30:00Z",
-        "updated": "2029-12-02T10:00:00Z",
-    }
+@pytest.mark.parametrize(
+    ("query", "kept"),
+    [
+        ("?ordering=id", lambda task: True),
+        ("?ordering=id&completed=false", lambda task: not task.completed),
+        ("?ordering=id&search=rent", lambda task: "rent" in task.title),
+    ],
+    ids=["plain", "filtered", "searched"],
+)
+def test_a_calendar_page_is_the_calendar_of_the_serializers_tasks(
+    owner: User, owner_client: APIClient, query: str, kept: Any
+) -> None:
+    # The read path's rows (tasks/reads.py) against DRF's serializer, plain and filtered.
+    tasks = [
+        make_task(owner, "Buy milk", due_to=datetime(2030, 1, 1, 12, 0, 1, 500_000, tzinfo=UTC)),
+        make_task(owner, "Pay rent; call Bob, twice\nthen rest", completed=True),
+        make_task(owner, "tab\tbell\x07 and a long title " * 3, due_to=DUE + timedelta(microseconds=1)),
+    ]
+    expected = [task for task in tasks if kept(task)]
 
-    assert task_todo(text).to_ical() == task_todo(aware).to_ical()
-    [todo] = todos(calendar_bytes([text], name="Tasks"))
-    assert todo.decoded("DUE") == datetime(2030, 1, 1, 12, 0, 1, tzinfo=UTC)
-    assert todo.decoded("DTSTAMP") == datetime(2029, 12, 2, 10, 0, tzinfo=UTC)
+    response = read(owner_client, f"/tasks/{query}")
+
+    assert response.content == calendar_bytes(serializer_json(expected), name=CALENDAR_NAME)
+    assert len(todos(response.content)) == len(expected)

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from tasks.models import Task
 from tasks.permissions import (
+    TaskAccess,
     assignable_persons,
     may_change_task,
     may_see_task,
@@ -157,3 +158,42 @@ def test_creating_a_task_for_another_user(people: dict[str, User], other: User, 
 def test_anonymous_callers_get_401_on_every_action(anon: APIClient, task: Task) -> None:
     for action in ("list", "detail", "update", "partial_update", "delete"):
         assert call(anon, action, task).status_code == 401, action
+
+
+# The viewset consults TaskAccess on every object it hands out or changes
+
+
+@pytest.mark.parametrize("action", ["detail", "update", "partial_update", "delete"])
+def test_a_refusing_object_check_refuses_the_action(
+    monkeypatch: pytest.MonkeyPatch, owner_client: APIClient, task: Task, action: str
+) -> None:
+    seen: list[Any] = []
+
+    def refuse(self: TaskAccess, request: Any, view: Any, obj: Any) -> bool:
+        seen.append(obj)
+        return False
+
+    monkeypatch.setattr(TaskAccess, "has_object_permission", refuse)
+
+    response = call(owner_client, action, task)
+
+    assert response.status_code == 403
+    [checked] = seen
+    assert checked.person_id == task.person_id
+    assert Task.objects.filter(pk=task.pk).values_list("title", "completed").get() == ("The owner's", False)
+
+
+def test_the_object_check_sees_what_the_detail_found(
+    monkeypatch: pytest.MonkeyPatch, staff_client: APIClient, task: Task
+) -> None:
+    seen: list[Any] = []
+    original = TaskAccess.has_object_permission
+
+    def spy(self: TaskAccess, request: Any, view: Any, obj: Any) -> bool:
+        seen.append(obj)
+        return original(self, request, view, obj)
+
+    monkeypatch.setattr(TaskAccess, "has_object_permission", spy)
+
+    assert staff_client.get(f"/tasks/{task.pk}/").status_code == 200
+    assert [(found.person_id, found.task["id"]) for found in seen] == [(task.person_id, task.pk)]
