@@ -26,7 +26,10 @@ from typing import Any
 from django.db import connections
 from django.db.models import QuerySet
 
+from api.caches import BoundedCache
+
 Slots = dict[str, Any]
+# Shapes vary with page size and order: bounded, so memory stays flat.
 MAX_SHAPES = 256
 _counter = itertools.count(1)
 
@@ -51,6 +54,10 @@ class _Compiled:
     driver_sql: str  # the same in the driver's placeholder style
     params: tuple[Any, ...]
     positions: dict[str, list[int]]
+
+
+# A shape whose slots did not survive compilation as parameters: built afresh every time.
+_NOT_PREPARED = _Compiled("", "", (), {})
 
 
 def _adapt(value: Any, connection: Any) -> Any:
@@ -111,13 +118,15 @@ def rows(
     """The rows ``build(values)`` (a ``values_list`` queryset) selects, via cached SQL, as
     the database driver returns them: no ORM converter runs on them."""
     connection = connections[using]
-    cache: dict[Hashable, _Compiled | None] = connection.__dict__.setdefault("prepared_queries", {})
-    if shape not in cache:
-        if len(cache) >= MAX_SHAPES:
-            cache.clear()  # shapes vary with page size and order: bounded, so memory stays flat
-        cache[shape] = _compile(build, values, connection)
-    compiled = cache[shape]
+    cache: BoundedCache[Hashable, _Compiled] | None = connection.__dict__.get("prepared_queries")
+    if cache is None:
+        # One per connection: the SQL is the connection's database's.
+        cache = connection.__dict__["prepared_queries"] = BoundedCache(f"prepared.{using}", MAX_SHAPES)
+    compiled = cache.get(shape)
     if compiled is None:
+        compiled = _compile(build, values, connection) or _NOT_PREPARED
+        cache.put(shape, compiled)
+    if compiled is _NOT_PREPARED:
         return list(build(values))
     params = list(compiled.params)
     for name, indexes in compiled.positions.items():

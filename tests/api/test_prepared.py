@@ -86,8 +86,8 @@ def cached_with_bad_sql(owner: User) -> Callable[[], list[Any]]:
     shape = ("test", "broken", uuid.uuid4().hex)  # the cache outlives the test: a shape of its own
     prepared.rows(shape, build, person=owner.pk, low=0)
     cache = connections["default"].__dict__["prepared_queries"]
-    compiled = cache[shape]
-    cache[shape] = type(compiled)("SELECT x FROM no_such_table", "SELECT x FROM no_such_table", (), {})
+    compiled = cache.get(shape)
+    cache.put(shape, type(compiled)("SELECT x FROM no_such_table", "SELECT x FROM no_such_table", (), {}))
     return lambda: prepared.rows(shape, build, person=owner.pk, low=0)
 
 
