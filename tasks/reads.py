@@ -148,18 +148,16 @@ def _visible(caller: Caller, slots: prepared.Slots) -> QuerySet[Task]:
     return Task.objects.filter(task_scope(caller_id=slots.get("person"), is_staff=caller.is_staff))
 
 
-def _caller_slots(caller: Caller) -> prepared.Slots:
-    # Staff's scope names no one: the slot would not survive compilation.
-    return {} if caller.is_staff else {"person": caller.pk}
-
-
 def task_detail(*, caller: Caller, task_id: int, links: TaskLinks) -> Found | None:
     """The task ``task_id`` if the caller sees it, else None."""
 
     def build(slots: prepared.Slots) -> QuerySet[Any]:
         return _visible(caller, slots).filter(pk=slots["id"]).values_list(*select())[:1]
 
-    found = prepared.rows(("task-detail", caller.is_staff), build, id=task_id, **_caller_slots(caller))
+    if caller.is_staff:  # staff's scope names no one: a person slot would not survive compilation
+        found = prepared.rows(("task-detail", True), build, id=task_id)
+    else:
+        found = prepared.rows(("task-detail", False), build, id=task_id, person=caller.pk)
     if not found:
         return None
     return Found(found[0][2], links.task_from_cells(found[0]))
@@ -181,7 +179,10 @@ def task_page(
         return page.apply(_visible(caller, slots), slots).values_list(*select())
 
     shape = ("task-list", caller.is_staff, page.shape)
-    return links.tasks_from_cells(prepared.rows(shape, build, **_caller_slots(caller), **page.slots))
+    slots = page.slots
+    if not caller.is_staff:  # staff's scope names no one (see task_detail())
+        slots["person"] = caller.pk
+    return links.tasks_from_cells(prepared.rows(shape, build, **slots))
 
 
 def own_task_cells(*, user_id: int, order: Sequence[str], chunk_size: int) -> Iterator[Sequence[Any]]:

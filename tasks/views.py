@@ -1,4 +1,5 @@
 import builtins
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
@@ -103,6 +104,7 @@ class TaskViewSet(viewsets.ModelViewSet):
     serializer_class = TaskSerializer
     # The project's default (DEFAULT_PERMISSION_CLASSES), then the task rules on each object.
     permission_classes = [IsAuthenticated, TaskAccess]
+    permissions: Sequence[Any] | None = None
     filterset_class = TaskFilter
     search_fields = ["title"]
     ordering_fields = ["due_to", "title", "created", "id"]
@@ -116,6 +118,14 @@ class TaskViewSet(viewsets.ModelViewSet):
             # version cannot both win (the action runs in transaction.atomic()).
             tasks = tasks.select_for_update()
         return tasks
+
+    def get_permissions(self) -> Sequence[Any]:
+        # Made once per request (a view instance serves one): check_permissions() and
+        # check_object_permissions() both ask.
+        permissions = self.permissions
+        if permissions is None:
+            permissions = self.permissions = super().get_permissions()
+        return permissions
 
     def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         # The filters, search and ordering are the list's: a write's query string filters nothing.
