@@ -176,18 +176,20 @@ def _describe_query_parameter(parameter: dict[str, Any]) -> None:
 def _link_to_details(paths: dict[str, Any]) -> None:
     """OpenAPI links from what answers a resource to the operations on it (``/x/{id}/``).
 
-    A task's create (201) and ``GET /users/me/`` (200) carry the ``id`` that the detail
-    operations take: clients and schemathesis' stateful phase follow them.
+    A create's 201 (``SCHEMA_LINKED_CREATES``) and a read's 200 of the caller's own resource
+    (``SCHEMA_LINKED_READS``), both named by config (api knows no app), carry the ``id`` that
+    the detail operations take: clients and schemathesis' stateful phase follow them.
     """
     for path, operations in paths.items():
-        if path.endswith("/me/"):
-            detail = paths.get(path.removesuffix("me/") + "{id}/")
+        if path in settings.SCHEMA_LINKED_READS:
+            detail_path = settings.SCHEMA_LINKED_READS[path]
             sources = [(operations.get("get"), "200")]
-        elif path in settings.SCHEMA_LINKED_CREATES:  # named by config: api knows no app
-            detail = paths.get(path + "{id}/")
+        elif path in settings.SCHEMA_LINKED_CREATES:
+            detail_path = path + "{id}/"
             sources = [(operations.get("post"), "201")]
         else:
             continue
+        detail = paths.get(detail_path)
         if not detail:
             continue
         for operation, status in sources:
@@ -200,8 +202,7 @@ def _link_to_details(paths: dict[str, Any]) -> None:
                     links[target["operationId"]] = {
                         "operationId": target["operationId"],
                         "parameters": {"id": "$response.body#/id"},
-                        "description": f"{method.upper()} {path.removesuffix('me/')}{{id}}/ "
-                        "of the resource in this answer.",
+                        "description": f"{method.upper()} {detail_path} of the resource in this answer.",
                     }
 
 
