@@ -76,7 +76,7 @@ class SignupOpenOrStaff(permissions.BasePermission):
 class UserPermission(permissions.BasePermission):
     """An account is read by whoever sees it, and changed or deleted by whoever may change it."""
 
-    message = "You may not change or delete this account: only a superuser changes a superuser."
+    message = "Only a superuser may change or delete a superuser."  # the one refusal the API can reach
 
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
         if not (isinstance(obj, User) and may_see_user(request.user, obj)):
