@@ -18,6 +18,7 @@ MAX_SEARCH_TERM_LENGTH = 100
 
 
 class BoundedSearchFilter(SearchFilter):
+    empty_means_absent = True  # ``?search=`` searches nothing (api.schema says so)
     search_description = (
         f"Words that must all be found, in any case; a phrase in quotes is one word. At most "
         f"{MAX_SEARCH_TERMS} words of at most {MAX_SEARCH_TERM_LENGTH} characters each."

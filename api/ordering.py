@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 
 class BoundedOrderingFilter(OrderingFilter):
+    empty_means_absent = True  # ``?ordering=`` is the default order (api.schema says so)
     ordering_description = (
         "Fields to sort by, comma-separated, each at most once; `-` before a field sorts it "
         "descending (`-due_to,title`). Ties are broken by id."

@@ -4,7 +4,8 @@ request bodies and the links between operations."""
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
+from drf_spectacular.extensions import OpenApiFilterExtension, OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
@@ -117,15 +118,54 @@ def postprocess(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[s
     return result
 
 
-# Filters that read an empty value (``?completed=``, as an HTML form sends an unused field)
-# as no filter at all.
-EMPTY_MEANS_ABSENT = frozenset({"completed", "due_after", "due_before", "overdue", "search", "ordering"})
+# Carried by the parameters of a filter marked ``empty_means_absent`` (below) until
+# postprocess() states it as allowEmptyValue.
+EMPTY_MEANS_ABSENT_KEY = "x-empty-means-absent"
+
+
+def empty_means_absent(marked: object) -> bool:
+    """A filter, or filter backend, reads an empty value (``?completed=``, as an HTML form sends
+    an unused field) as no filter at all: it says so with ``empty_means_absent = True``."""
+    return getattr(marked, "empty_means_absent", False) is True
+
+
+def _mark_empty_means_absent(parameters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for parameter in parameters:
+        parameter[EMPTY_MEANS_ABSENT_KEY] = True
+    return parameters
+
+
+class EmptyMeansAbsentFilterSet(DjangoFilterExtension):
+    """django-filter's parameters, as drf-spectacular maps them, each marked when its filter is."""
+
+    priority = 1  # before drf-spectacular's own, which this extends
+
+    def resolve_filter_field(
+        self, auto_schema: Any, model: Any, filterset_class: Any, field_name: str, filter_field: Any
+    ) -> list[dict[str, Any]]:
+        parameters: list[dict[str, Any]] = super().resolve_filter_field(
+            auto_schema, model, filterset_class, field_name, filter_field
+        )
+        return _mark_empty_means_absent(parameters) if empty_means_absent(filter_field) else parameters
+
+
+class EmptyMeansAbsentFilterBackend(OpenApiFilterExtension):
+    """A DRF filter backend's parameters (``?search=``, ``?ordering=``), marked when it is."""
+
+    target_class = "rest_framework.filters.BaseFilterBackend"
+    match_subclasses = True
+
+    def get_schema_operation_parameters(
+        self, auto_schema: Any, *args: Any, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        parameters: list[dict[str, Any]] = self.target.get_schema_operation_parameters(auto_schema.view)
+        return _mark_empty_means_absent(parameters) if empty_means_absent(self.target) else parameters
 
 
 def _describe_query_parameter(parameter: dict[str, Any]) -> None:
     if parameter.get("in") != "query":
         return
-    if parameter["name"] in EMPTY_MEANS_ABSENT:
+    if parameter.pop(EMPTY_MEANS_ABSENT_KEY, False):
         parameter["allowEmptyValue"] = True
     if parameter["name"] == "search":
         parameter["schema"]["pattern"] = NO_NUL  # refused with 400, like a NUL in any text
@@ -136,18 +176,20 @@ def _describe_query_parameter(parameter: dict[str, Any]) -> None:
 def _link_to_details(paths: dict[str, Any]) -> None:
     """OpenAPI links from what answers a resource to the operations on it (``/x/{id}/``).
 
-    A task's create (201) and ``GET /users/me/`` (200) carry the ``id`` that the detail
-    operations take: clients and schemathesis' stateful phase follow them.
+    A create's 201 (``SCHEMA_LINKED_CREATES``) and a read's 200 of the caller's own resource
+    (``SCHEMA_LINKED_READS``), both named by config (api knows no app), carry the ``id`` that
+    the detail operations take: clients and schemathesis' stateful phase follow them.
     """
     for path, operations in paths.items():
-        if path.endswith("/me/"):
-            detail = paths.get(path.removesuffix("me/") + "{id}/")
+        if path in settings.SCHEMA_LINKED_READS:
+            detail_path = settings.SCHEMA_LINKED_READS[path]
             sources = [(operations.get("get"), "200")]
-        elif path in settings.SCHEMA_LINKED_CREATES:  # named by config: api knows no app
-            detail = paths.get(path + "{id}/")
+        elif path in settings.SCHEMA_LINKED_CREATES:
+            detail_path = path + "{id}/"
             sources = [(operations.get("post"), "201")]
         else:
             continue
+        detail = paths.get(detail_path)
         if not detail:
             continue
         for operation, status in sources:
@@ -160,8 +202,7 @@ def _link_to_details(paths: dict[str, Any]) -> None:
                     links[target["operationId"]] = {
                         "operationId": target["operationId"],
                         "parameters": {"id": "$response.body#/id"},
-                        "description": f"{method.upper()} {path.removesuffix('me/')}{{id}}/ "
-                        "of the resource in this answer.",
+                        "description": f"{method.upper()} {detail_path} of the resource in this answer.",
                     }
 
 

@@ -271,6 +271,9 @@ REST_FRAMEWORK = {
 # links the 201 to the operations on it (api/schema.py). Not /users/: a sign-up makes an
 # account of its own, which the caller (anonymous, or another user) may not see.
 SCHEMA_LINKED_CREATES = ["/tasks/"]
+# Reads of the caller's own resource, and the detail path their answer's id fills: the schema
+# links the 200 to the operations on it (api/schema.py).
+SCHEMA_LINKED_READS = {"/users/me/": "/users/{id}/"}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Task service",
     "DESCRIPTION": "Tasks and users over REST, authenticated with JSON Web Tokens (Bearer). "

@@ -1,12 +1,10 @@
-"""Which feed a secret opens, a user's feeds, and the tasks a feed serves."""
+"""Which feed a secret opens, and the tasks a feed serves (whose feeds a caller sees: feeds.permissions)."""
 
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from django.db.models import QuerySet
 
 from feeds.models import Feed, token_digest
 from tasks.reads import COLUMNS, own_task_cells
@@ -51,11 +49,6 @@ def feed_for_token(*, token: str) -> FeedAccess | None:
         .first()
     )
     return None if row is None else FeedAccess(*row)
-
-
-def feeds_of(*, user_id: int) -> QuerySet[Feed]:
-    """The user's own feeds, newest first: staff too see only theirs (each is a personal secret)."""
-    return Feed.objects.filter(user_id=user_id).order_by("-created", "-id")
 
 
 def feed_tasks(*, user_id: int) -> Iterator[dict[str, Any]]:

@@ -43,11 +43,10 @@ def feed_create(*, user_id: int, name: str = "") -> NewFeed:
     return NewFeed(feed=feed, token=token)
 
 
-def feed_revoke(*, user_id: int, feed_id: int) -> bool:
-    """Delete one of the user's feeds: its URL is a 404 from the next request on. False if
-    they have no such feed (someone else's included)."""
-    deleted, _ = Feed.objects.filter(pk=feed_id, user_id=user_id).delete()
-    return bool(deleted)
+def feed_revoke(*, feed: Feed) -> None:
+    """Delete ``feed``, one the caller may revoke (feeds.permissions): its URL is a 404 from the
+    next request on."""
+    Feed.objects.filter(pk=feed.pk).delete()
 
 
 def feed_used(*, access: FeedAccess, now: datetime) -> None:

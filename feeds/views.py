@@ -1,14 +1,15 @@
 from collections.abc import Iterable
 from typing import Any
 
-from django.http import StreamingHttpResponse
+from django.db.models import QuerySet
+from django.http import Http404, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status, viewsets
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,7 +17,9 @@ from rest_framework.views import APIView
 
 from api.renderers import ORJSONRenderer
 from api.schema import ERROR_RESPONSES
-from feeds.selectors import TOKEN_SHAPE, feed_for_token, feed_tasks, feeds_of
+from feeds.models import Feed
+from feeds.permissions import FeedPermission, feeds_visible_to
+from feeds.selectors import TOKEN_SHAPE, feed_for_token, feed_tasks
 from feeds.serializers import FeedCreatedSerializer, FeedCreateSerializer, FeedSerializer
 from feeds.services import FEEDS_PER_USER, feed_create, feed_revoke, feed_used
 from tasks.calendar import MEDIA_TYPE, calendar_chunks
@@ -37,19 +40,35 @@ def _feed_id(pk: str) -> int:
     return feed_id
 
 
-class FeedViewSet(viewsets.ViewSet):
+class FeedViewSet(viewsets.GenericViewSet):
     """The caller's calendar feeds: secret URLs that serve their tasks to calendar apps."""
 
+    queryset = Feed.objects.none()  # for the schema; requests use get_queryset()
     lookup_value_regex = "[0-9]+"
     serializer_class = FeedSerializer
+    permission_classes = [IsAuthenticated, FeedPermission]
+    filter_backends: list[Any] = []
+    pagination_class = None
+
+    def get_queryset(self) -> QuerySet[Feed]:
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return feeds_visible_to(caller_of(self.request))
+
+    def get_object(self) -> Feed:
+        _feed_id(self.kwargs[self.lookup_field])
+        try:
+            feed: Feed = super().get_object()
+        except Http404 as exc:
+            raise exceptions.NotFound("No such feed.") from exc
+        return feed
 
     @extend_schema(
         summary="The caller's calendar feeds (never their secrets)",
         responses={200: FeedSerializer(many=True), **ERROR_RESPONSES(401)},
     )
     def list(self, request: Request) -> Response:
-        feeds = feeds_of(user_id=caller_of(request).id)
-        return Response(FeedSerializer(feeds, many=True).data)
+        return Response(FeedSerializer(self.get_queryset(), many=True).data)
 
     @extend_schema(
         summary="Create a calendar feed; its secret URL is answered this once",
@@ -80,10 +99,7 @@ class FeedViewSet(viewsets.ViewSet):
         responses={200: FeedSerializer, **ERROR_RESPONSES(401, 404)},
     )
     def retrieve(self, request: Request, pk: str) -> Response:
-        feed = feeds_of(user_id=caller_of(request).id).filter(pk=_feed_id(pk)).first()
-        if feed is None:
-            raise exceptions.NotFound("No such feed.")
-        return Response(FeedSerializer(feed).data)
+        return Response(FeedSerializer(self.get_object()).data)
 
     @extend_schema(
         summary="Revoke a calendar feed: its URL stops working at once",
@@ -91,8 +107,7 @@ class FeedViewSet(viewsets.ViewSet):
         responses={204: None, **ERROR_RESPONSES(401, 404)},
     )
     def destroy(self, request: Request, pk: str) -> Response:
-        if not feed_revoke(user_id=caller_of(request).id, feed_id=_feed_id(pk)):
-            raise exceptions.NotFound("No such feed.")
+        feed_revoke(feed=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -33,6 +33,7 @@ class StrictBooleanField(forms.Field):
 
 class StrictBooleanFilter(filters.BooleanFilter):
     field_class = StrictBooleanField
+    empty_means_absent = True  # as StrictBooleanField reads it; the schema says so (api.schema)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("widget", forms.TextInput)  # not BooleanWidget, which swallows errors
@@ -73,6 +74,7 @@ class InstantField(IsoDateTimeField):
 
 class InstantFilter(filters.IsoDateTimeFilter):
     field_class = InstantField
+    empty_means_absent = True  # django-filter skips an empty value; the schema says so (api.schema)
 
 
 class TaskFilter(filters.FilterSet):

@@ -90,7 +90,7 @@ def refresh_rotate(*, refresh: str, user_agent: str = "", ip: str | None = None)
         pk=session_id, refresh_digest=_digest(claims["jti"]), revoked__isnull=True, expires__gt=now
     ).update(**changes)
     if not swapped:
-        session_revoke(session_id=session_id, reason=Session.Reason.REUSE)
+        _session_end(session_id=session_id, reason=Session.Reason.REUSE)
         raise InvalidToken("This refresh token was already used; its session is revoked.")
     return _pair(user_id=caller.id, generation=generation, session_id=session_id, refresh=new_refresh)
 
@@ -105,20 +105,23 @@ def token_verify(*, token: str) -> dict[str, Any]:
     return claims
 
 
-def session_revoke(*, session_id: str, reason: str, user_id: int | None = None) -> bool:
-    """End a session and every token of its family; False if there was none to end."""
-    sessions = Session.objects.filter(pk=session_id, revoked__isnull=True)
-    if user_id is not None:
-        sessions = sessions.filter(user_id=user_id)
-    ended = sessions.update(revoked=timezone.now(), revoked_reason=reason)
+def _session_end(*, session_id: str, reason: str) -> None:
+    """End a session and every token of its family, unless it has already ended."""
+    Session.objects.filter(pk=session_id, revoked__isnull=True).update(
+        revoked=timezone.now(), revoked_reason=reason
+    )
     forget_session(session_id)
-    return bool(ended)
+
+
+def session_revoke(*, session: Session, reason: str) -> None:
+    """End ``session``, one the caller may revoke (tokens.permissions), and every token of its family."""
+    _session_end(session_id=str(session.pk), reason=reason)
 
 
 def logout(*, refresh: str) -> None:
     """End the session a refresh token belongs to (any token of the family will do)."""
     claims = codec.decode(refresh, token_use="refresh")
-    session_revoke(session_id=claims["sid"], reason=Session.Reason.LOGOUT)
+    _session_end(session_id=claims["sid"], reason=Session.Reason.LOGOUT)
 
 
 @transaction.atomic
@@ -143,11 +146,3 @@ def sessions_end(*, user: User, reason: str) -> None:
     Session.objects.filter(id__in=live).update(revoked=timezone.now(), revoked_reason=reason)
     for session_id in live:
         forget_session(session_id)
-
-
-def sessions_of(*, user_id: int) -> list[Session]:
-    return list(
-        Session.objects.filter(user_id=user_id, revoked__isnull=True, expires__gt=timezone.now()).order_by(
-            "-last_used"
-        )
-    )

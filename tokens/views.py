@@ -1,10 +1,12 @@
 from typing import Any
 
 from django.contrib.auth import authenticate
+from django.db.models import QuerySet
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status, viewsets
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,12 +17,12 @@ from tokens.authentication import CHALLENGE
 from tokens.codec import InvalidToken
 from tokens.keys import key_ring
 from tokens.models import Session
+from tokens.permissions import SessionPermission, sessions_revocable_by, sessions_visible_to
 from tokens.services import (
     logout,
     refresh_rotate,
     session_revoke,
     session_start,
-    sessions_of,
     token_verify,
     user_tokens_revoke,
 )
@@ -139,18 +141,37 @@ class LogoutAllView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class SessionViewSet(viewsets.ViewSet):
+class SessionViewSet(viewsets.GenericViewSet):
     """The caller's sessions: one per login, until it is logged out, revoked or expires."""
 
+    queryset = Session.objects.none()  # for the schema; requests use get_queryset()
     lookup_value_regex = "[0-9a-f-]{36}"
     serializer_class = serializers.SessionSerializer
+    permission_classes = [IsAuthenticated, SessionPermission]
+    filter_backends: list[Any] = []
+    pagination_class = None
+
+    def get_queryset(self) -> QuerySet[Session]:
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        caller = caller_of(self.request)
+        if self.action == "destroy":
+            return sessions_revocable_by(caller)
+        return sessions_visible_to(caller)
+
+    def get_object(self) -> Session:
+        try:
+            session: Session = super().get_object()
+        except Http404 as exc:
+            raise exceptions.NotFound("No such session.") from exc
+        return session
 
     @extend_schema(responses={200: serializers.SessionSerializer(many=True), **ERROR_RESPONSES(401)})
     def list(self, request: Request) -> Response:
         current = request.auth.get("sid") if isinstance(request.auth, dict) else None
         sessions = [
             {**vars(session), "id": session.id, "current": str(session.id) == current}
-            for session in sessions_of(user_id=caller_of(request).id)
+            for session in self.get_queryset()
         ]
         return Response(serializers.SessionSerializer(sessions, many=True).data, headers=NO_STORE)
 
@@ -160,6 +181,5 @@ class SessionViewSet(viewsets.ViewSet):
         summary="Revoke one of the caller's sessions",
     )
     def destroy(self, request: Request, pk: str) -> Response:
-        if not session_revoke(session_id=pk, reason=Session.Reason.REVOKED, user_id=caller_of(request).id):
-            raise exceptions.NotFound("No such session.")
+        session_revoke(session=self.get_object(), reason=Session.Reason.REVOKED)
         return Response(status=status.HTTP_204_NO_CONTENT)

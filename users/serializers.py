@@ -5,18 +5,7 @@ from rest_framework import exceptions, serializers
 
 from api.serializers import StrictFieldsMixin, TextField
 from users.models import User
-
-# What an account holds when nobody with the right to say otherwise created it.
-NEW_USER_PRIVILEGES = {"is_staff": False, "is_superuser": False, "is_active": True}
-
-
-def privileges_refused_to(caller: Any) -> tuple[str, ...]:
-    """The privilege fields ``caller`` may not change on any account (their own included)."""
-    if caller is not None and caller.is_superuser:
-        return ()
-    if caller is not None and caller.is_staff:
-        return ("is_superuser",)  # else staff could make themselves, or anyone, a superuser
-    return ("is_staff", "is_superuser", "is_active")
+from users.permissions import NEW_USER_PRIVILEGES, privileges_refused_to
 
 
 class UserSerializer(StrictFieldsMixin, serializers.HyperlinkedModelSerializer):
@@ -75,8 +64,10 @@ class UserSerializer(StrictFieldsMixin, serializers.HyperlinkedModelSerializer):
         caller = getattr(request, "user", None)
         current = self.instance if isinstance(self.instance, User) else None
         for name in privileges_refused_to(caller):
+            if name not in attrs:
+                continue
             now = getattr(current, name) if current is not None else NEW_USER_PRIVILEGES[name]
-            if name in attrs and attrs[name] != now:
+            if attrs[name] != now:
                 raise exceptions.PermissionDenied(f"You may not change {name}.")
         return attrs
 

@@ -1,7 +1,6 @@
 from collections.abc import Sequence
 from typing import Any
 
-from django.conf import settings
 from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -15,6 +14,7 @@ from rest_framework.views import APIView
 from api.schema import ERROR_RESPONSES
 from users.activation import InvalidActivationToken
 from users.models import User
+from users.permissions import SignupOpenOrStaff, UserPermission, creates_accounts_as_sent, users_visible_to
 from users.principal import caller_of
 from users.serializers import (
     ActivationSerializer,
@@ -24,24 +24,6 @@ from users.serializers import (
 )
 from users.services import user_activate, user_create, user_password_change, user_signup
 from users.throttling import SignupThrottle, client_address
-
-
-class SignupOpenOrStaff(permissions.BasePermission):
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return bool(settings.SIGNUP_OPEN or (request.user and request.user.is_staff))
-
-
-class SuperusersChangedOnlyBySuperusers(permissions.BasePermission):
-    """A superuser's account is changed or deleted only by a superuser; anyone who may see
-    it still reads it. Else staff could lock out, rename or delete those above them."""
-
-    message = "Only a superuser may change or delete a superuser."
-
-    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
-        if request.method in permissions.SAFE_METHODS or not (isinstance(obj, User) and obj.is_superuser):
-            return True
-        return bool(request.user and request.user.is_superuser)
-
 
 # OpenAPI security requirements (drf-spectacular types them as names): anyone, or staff
 # with their token. Credentials are optional, and checked when they are sent.
@@ -84,16 +66,17 @@ class UserViewSet(viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[User]:
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        users = User.objects.order_by("id")
-        caller = caller_of(self.request)
-        if caller.is_staff:
-            return users
-        return users.filter(pk=caller.pk)  # anyone else is a 404, not a 403
+        return users_visible_to(caller_of(self.request))
 
     def get_permissions(self) -> Sequence[Any]:
         if self.action == "create":
             return [SignupOpenOrStaff()]
-        return [*super().get_permissions(), SuperusersChangedOnlyBySuperusers()]
+        return [*super().get_permissions(), UserPermission()]
+
+    def get_caller_object(self) -> User:
+        """The caller's own account, through get_object (their row, and the object checks)."""
+        self.kwargs[self.lookup_url_kwarg or self.lookup_field] = caller_of(self.request).pk
+        return self.get_object()
 
     def get_throttles(self) -> list[Any]:
         if self.action == "create":
@@ -102,7 +85,7 @@ class UserViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer: BaseSerializer[User]) -> None:
         data = serializer.validated_data
-        if not self.request.user.is_staff:
+        if not creates_accounts_as_sent(self.request.user):
             serializer.instance = user_signup(
                 username=data["username"],
                 password=data["password"],
@@ -126,8 +109,8 @@ class UserViewSet(viewsets.ModelViewSet):
     @extend_schema(summary="The caller", responses={200: UserSerializer, **ERROR_RESPONSES(401)})
     @action(detail=False, methods=["get"])
     def me(self, request: Request) -> Response:
-        # request.user may be the lean principal a token check builds: read the whole row.
-        return Response(self.get_serializer(self.get_queryset().get(pk=caller_of(request).pk)).data)
+        # request.user is the lean principal a token check builds: read the whole row.
+        return Response(self.get_serializer(self.get_caller_object()).data)
 
     @extend_schema(
         summary="Change the caller's password (the old one is required)",
@@ -139,7 +122,7 @@ class UserViewSet(viewsets.ModelViewSet):
         body = PasswordChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         user_password_change(
-            user=User.objects.get(pk=caller_of(request).pk),
+            user=self.get_caller_object(),
             address=client_address(request),
             **body.validated_data,
         )

@@ -6,6 +6,8 @@ from drf_spectacular.generators import EndpointEnumerator
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
+from api.ordering import BoundedOrderingFilter
+from tasks.filters import InstantFilter
 from tests.helpers.accounts import client_for
 from users.models import User
 
@@ -88,3 +90,30 @@ def test_sign_up_with_a_dead_token_is_the_documented_401(schema: dict[str, Any],
     # Credentials are optional there: anyone signs up, staff send their token.
     assert {} in schema["paths"]["/users/"]["post"]["security"]
     assert {"bearerAuth": []} in schema["paths"]["/users/"]["post"]["security"]
+
+
+def query_parameters(schema: dict[str, Any], path: str) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p for p in schema["paths"][path]["get"]["parameters"] if p["in"] == "query"}
+
+
+def test_filters_marked_empty_means_absent_allow_an_empty_value(schema: dict[str, Any]) -> None:
+    parameters = query_parameters(schema, "/tasks/")
+
+    allowing = {name for name, parameter in parameters.items() if parameter.get("allowEmptyValue")}
+
+    assert allowing == {"completed", "due_after", "due_before", "overdue", "search", "ordering"}
+    assert "x-empty-means-absent" not in str(schema)  # the marker's carrier never reaches the document
+
+
+def test_the_filters_marker_not_its_name_makes_an_empty_value_allowed(
+    anon: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(InstantFilter, "empty_means_absent", False)
+    monkeypatch.setattr(BoundedOrderingFilter, "empty_means_absent", False)
+    schema = anon.get("/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    parameters = query_parameters(schema, "/tasks/")
+
+    assert "allowEmptyValue" not in parameters["due_after"]
+    assert "allowEmptyValue" not in parameters["ordering"]
+    assert parameters["completed"]["allowEmptyValue"] is True

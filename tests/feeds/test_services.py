@@ -7,7 +7,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from feeds.models import Feed, token_digest
-from feeds.selectors import TOKEN_SHAPE, feed_for_token, feeds_of
+from feeds.permissions import feeds_visible_to
+from feeds.selectors import TOKEN_SHAPE, feed_for_token
 from feeds.services import FEEDS_PER_USER, feed_create, feed_revoke, feed_used
 from tests.helpers.concurrency import at_once
 from users.models import User
@@ -46,16 +47,16 @@ def test_the_limit_is_checked_by_the_service_itself(owner: User) -> None:
     with pytest.raises(ValidationError):
         feed_create(user_id=owner.pk)
 
-    assert feeds_of(user_id=owner.pk).count() == FEEDS_PER_USER
+    assert feeds_visible_to(owner).count() == FEEDS_PER_USER
 
 
-def test_revoke_touches_only_the_given_users_feed(owner: User, other: User) -> None:
-    created = feed_create(user_id=owner.pk)
+def test_revoke_ends_only_the_feed_it_is_given(owner: User) -> None:
+    revoked, kept = feed_create(user_id=owner.pk), feed_create(user_id=owner.pk)
 
-    assert feed_revoke(user_id=other.pk, feed_id=created.feed.pk) is False
-    assert feed_for_token(token=created.token) is not None
-    assert feed_revoke(user_id=owner.pk, feed_id=created.feed.pk) is True
-    assert feed_for_token(token=created.token) is None
+    feed_revoke(feed=revoked.feed)
+
+    assert feed_for_token(token=revoked.token) is None
+    assert feed_for_token(token=kept.token) is not None
 
 
 def test_feed_used_writes_last_used_only_when_a_minute_old(owner: User) -> None:

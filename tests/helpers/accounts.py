@@ -12,3 +12,9 @@ def client_for(user: User) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_pair_issue(user=user)['access']}")
     return client
+
+
+def personas(owner: User, other: User, staff: User) -> dict[str, User]:
+    """The conftest's personas and a superuser, by the names the role matrices use."""
+    root = User.objects.create_superuser(username="root", password=PASSWORD, email="root@example.com")
+    return {"owner": owner, "other": other, "staff": staff, "root": root}
