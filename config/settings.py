@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "api",
     "users",
     "tokens",
+    "projects",
     "tasks",
     "feeds",
 ]

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from api.views import Router, healthz, readyz
+from projects.views import ProjectViewSet
 from tasks.views import TaskViewSet
 from tokens import views as token_views
 from users.login_pages import AdminLoginForm, admin_login, admin_password_change
@@ -12,6 +13,7 @@ from users.views import ActivateView, UserViewSet
 router = Router()
 router.register("tasks", TaskViewSet, basename="task")
 router.register("users", UserViewSet, basename="user")
+router.register("projects", ProjectViewSet, basename="project")
 auth_router = SimpleRouter()
 auth_router.register("auth/sessions", token_views.SessionViewSet, basename="session")
 

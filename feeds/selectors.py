@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from feeds.models import Feed, token_digest
-from tasks.reads import COLUMNS, own_task_cells
+from tasks.reads import COLUMNS, member_task_cells
 
 # What feeds.services.feed_create hands out: secrets.token_urlsafe(32).
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -52,12 +52,12 @@ def feed_for_token(*, token: str) -> FeedAccess | None:
 
 
 def feed_tasks(*, user_id: int) -> Iterator[dict[str, Any]]:
-    """Every task bound to the feed's owner, in due order, read CHUNK_ROWS at a time, as
+    """Every task of the feed owner's projects, in due order, read CHUNK_ROWS at a time, as
     rows for ``tasks.reads.TaskLinks.task()``.
 
-    Bound to the owner, not what the owner may see: a staff member's feed is their own
-    tasks, never everyone's behind one secret URL (tasks.permissions.own_tasks).
+    The owner's projects, not what the owner may see: a staff member's feed is their
+    projects' tasks, never everyone's behind one secret URL (tasks.permissions.member_tasks).
     """
-    # task_person_due_idx serves the order.
-    cells = own_task_cells(user_id=user_id, order=("due_to", "id"), chunk_size=CHUNK_ROWS)
+    # task_project_due_idx serves the order, project by project.
+    cells = member_task_cells(user_id=user_id, order=("due_to", "id"), chunk_size=CHUNK_ROWS)
     return (dict(zip(COLUMNS, row, strict=True)) for row in cells)

@@ -39,7 +39,7 @@ from zipstream import ZipStream
 
 from api.renderers import ORJSONRenderer
 from tasks.calendar import calendar_chunks, task_todo, task_uid
-from tasks.reads import TaskLinks, own_task_rows
+from tasks.reads import TaskLinks, member_task_rows
 from users.principal import Principal
 
 ROWS_PER_FETCH = 500
@@ -73,12 +73,13 @@ Member = tuple[str, Callable[[], Iterator[bytes]]]
 
 
 def task_rows(*, person_id: int, links: TaskLinks) -> Iterator[dict[str, Any]]:
-    """The person's own tasks as task JSON, in id order, read a chunk of rows at a time.
+    """The tasks of the person's projects as task JSON, in id order, read a chunk of rows
+    at a time.
 
-    Staff too export only their own tasks: an export is a person's copy of their tasks,
-    and it is what their import takes back.
+    Staff too export only their projects' tasks, never everyone's: an export is a person's
+    copy of their tasks, and it is what their import takes back.
     """
-    return own_task_rows(user_id=person_id, links=links, order=("id",), chunk_size=ROWS_PER_FETCH)
+    return member_task_rows(user_id=person_id, links=links, order=("id",), chunk_size=ROWS_PER_FETCH)
 
 
 def pieces(parts: Iterable[bytes]) -> Iterator[bytes]:

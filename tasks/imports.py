@@ -57,6 +57,11 @@ class TaskRowSerializer(TaskSerializer):
         fields["person"] = serializers.HyperlinkedRelatedField(
             view_name="user-detail", read_only=True, help_text="Ignored: imported tasks are the caller's."
         )
+        fields["project"] = serializers.HyperlinkedRelatedField(
+            view_name="project-detail",
+            read_only=True,
+            help_text="Ignored: imported tasks go to the caller's personal project.",
+        )
         return fields
 
     def to_internal_value(self, data: Any) -> Any:
@@ -127,7 +132,7 @@ def validated_rows(rows: Sequence[object]) -> list[dict[str, Any]]:
     return validated
 
 
-def task_import(*, person_id: int, rows: Sequence[object]) -> list[Task]:
+def task_import(*, project_id: int, person_id: int, rows: Sequence[object]) -> list[Task]:
     """Create a task for ``person_id`` from every row, or none (see the module's docstring).
     A file with no task (``[]``, a CSV header alone) creates none, as an export of no tasks
     should go back in without complaint.
@@ -139,7 +144,7 @@ def task_import(*, person_id: int, rows: Sequence[object]) -> list[Task]:
         raise TooManyTasks
     tasks = validated_rows(rows)
     with transaction.atomic():
-        return task_create_many(person_id=person_id, tasks=tasks)
+        return task_create_many(project_id=project_id, person_id=person_id, tasks=tasks)
 
 
 class TaskCSVParser(BaseParser):

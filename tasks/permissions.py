@@ -1,79 +1,123 @@
 """Who may see, change and assign which task: the one rule book of tasks.
 
 Every path to a task goes through here: the list and the detail (prepared or not), the
-writes (TaskAccess, through DRF's get_object()), the person a task may be bound to
-(TaskSerializer's field), the admin's own-task reads, the feeds and the exports.
+writes (TaskAccess, through DRF's get_object()), the project and person a task may be given
+(TaskSerializer's fields), the admin, the feeds and the exports.
 
-``task_scope`` is the rule written once, as a condition the database applies;
-``may_see_task`` and ``may_change_task`` are the same rule for one task already read
-(tests/tasks/test_permissions.py holds them equal to the scope for every persona).
+The rule: a task is visible to the members of its project (projects/permissions.py); its
+owner and editors change it, viewers only read it; staff see and change every task.
+``task_scope`` is that rule written once, as a condition the database applies;
+``may_see_task`` and ``may_change_task`` are the same rule for one task already read with
+the caller's role in its project (tests/tasks/test_permissions.py holds them equal to the
+scope for every persona and role).
 """
 
 from typing import Any, Protocol
 
 from django.db.models import Q, QuerySet
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.relations import HyperlinkedRelatedField
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from projects.models import Membership, Project
+from projects.permissions import may_write_in, member_project_ids, role_in, shares_a_project
+from projects.services import personal_project_create, personal_project_id
 from tasks.models import Task
 from users.models import User
 from users.principal import Caller
 
 
-class OwnedTask(Protocol):
-    """What the rules read of a task: a ``Task``, or a read path's light value."""
+class TaskInHand(Protocol):
+    """What the rules read of a task: a ``Task`` read through ``tasks_visible_to``, or a
+    read path's light value; ``caller_role`` is the caller's role in its project."""
 
     @property
-    def person_id(self) -> int: ...
+    def caller_role(self) -> str | None: ...
 
 
 def task_scope(*, caller_id: Any, is_staff: bool) -> Q:
-    """The tasks a caller sees: staff every task, anyone else the tasks bound to them.
+    """The tasks a caller sees: staff every task, anyone else those of their projects.
 
     ``caller_id`` may be a prepared query's slot (api/prepared.py) as well as an id.
     """
     if is_staff:
         return Q()
-    return Q(person_id=caller_id)
+    return Q(project_id__in=member_project_ids(caller_id))
+
+
+def with_caller_role(tasks: QuerySet[Task], caller_id: Any) -> QuerySet[Task]:
+    """``tasks`` annotated with ``caller_role``, the caller's role in each one's project."""
+    return tasks.annotate(caller_role=role_in(caller_id))
 
 
 def tasks_visible_to(caller: Caller) -> QuerySet[Task]:
+    """The tasks the caller sees, each with ``caller_role`` (for may_change_task)."""
     scope = task_scope(caller_id=caller.pk, is_staff=caller.is_staff)
-    tasks = Task.objects.all()
+    tasks = with_caller_role(Task.objects.all(), caller.pk)
     return tasks.filter(scope) if scope else tasks
 
 
-def may_see_task(caller: Caller, task: OwnedTask) -> bool:
+def may_see_task(caller: Caller, task: TaskInHand) -> bool:
     """task_scope() for one task in hand."""
-    return caller.is_staff or task.person_id == caller.pk
+    return caller.is_staff or task.caller_role is not None
 
 
-def may_change_task(caller: Caller, task: OwnedTask) -> bool:
-    """Whoever sees a task may change or delete it."""
-    return may_see_task(caller, task)
+def may_change_task(caller: Caller, task: TaskInHand) -> bool:
+    """Change or delete: the project's owner and editors, and staff."""
+    return may_write_in(caller, task.caller_role)
 
 
-def assignable_persons(caller: Caller) -> QuerySet[User]:
-    """The users a caller may bind a task to: anyone for staff, else only themselves."""
-    users = User.objects.all()
-    return users if caller.is_staff else users.filter(pk=caller.pk)
+def task_placement(
+    caller: Caller, *, project: Project | None, person: User | None, task: Task | None = None
+) -> tuple[int, int]:
+    """The project and the person of a task ``caller`` creates (``task`` None) or changes:
+    ``project`` as TaskSerializer's field found it (with ``caller_role``), None for the
+    caller's personal project on a create and the task's own on a change; ``person`` None
+    for the caller on a create and the task's own on a change.
+
+    The caller must be an owner or an editor of the project (else 403); the person must be
+    a member of it (else 400, worded as for a user URL that names no one unless the person
+    shares a project with the caller, so the answer does not reveal who exists).
+    """
+    if project is not None:
+        if not may_write_in(caller, project.caller_role):
+            raise PermissionDenied("A viewer of a project cannot add tasks to it or move tasks into it.")
+        project_id, caller_is_member = project.pk, project.caller_role is not None
+    elif task is not None:
+        project_id, caller_is_member = task.project_id, getattr(task, "caller_role", None) is not None
+    else:
+        project_id = personal_project_id(caller.pk) or personal_project_create(user_id=caller.pk).pk
+        caller_is_member = True
+    person_id = person.pk if person is not None else task.person_id if task is not None else caller.pk
+    moved = task is None or project_id != task.project_id or person_id != task.person_id
+    if moved and not (person_id == caller.pk and caller_is_member):
+        if not Membership.objects.filter(project_id=project_id, user_id=person_id).exists():
+            if shares_a_project(caller, person_id):
+                message = "Not a member of the task's project: the project's owner adds members."
+            else:
+                message = HyperlinkedRelatedField.default_error_messages["does_not_exist"]
+            raise ValidationError({"person": [message]})
+    return project_id, person_id
 
 
-def own_tasks(user_id: int) -> QuerySet[Task]:
-    """The tasks bound to a user, whoever they are: what their feeds and exports serve.
+def member_tasks(user_id: int) -> QuerySet[Task]:
+    """The tasks of the projects a user is a member of, whoever they are: what their feeds
+    and exports serve.
 
-    Not what they may see: a staff member's feed or export is their own tasks, never
+    Not what they may see: a staff member's feed or export is their projects' tasks, never
     everyone's behind one secret URL or in one archive.
     """
-    return Task.objects.filter(person_id=user_id)
+    return Task.objects.filter(project_id__in=member_project_ids(user_id))
 
 
 class TaskAccess(BasePermission):
-    """DRF's object check for tasks: reads need may_see_task, writes may_change_task.
+    """DRF's object check for tasks: reads need may_see_task, writes may_change_task (a
+    viewer's write is a 403; a task outside the caller's projects never gets here: 404).
 
-    The object is a ``Task`` (get_object() on writes) or whatever light value a read path
-    holds with a ``person_id`` (tasks.reads.Found on the detail's prepared read).
+    The object is a ``Task`` read through tasks_visible_to() (get_object() on writes) or the
+    detail's light value (tasks.reads.Found), both with ``caller_role``.
     """
 
     def has_object_permission(self, request: Request, view: APIView, obj: Any) -> bool:

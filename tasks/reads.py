@@ -3,7 +3,7 @@
 One interface (ids and options in, task JSON out) for every read: the detail
 (``task_detail``), a page of the list, filtered or not (``task_page``, which the calendar
 representation of the list renders too), and a person's own tasks for the feeds and the
-exports (``own_task_rows``). Writes answer through the same builder (``task_from_model``).
+exports (``member_task_rows``). Writes answer through the same builder (``task_from_model``).
 
 One row format: the database hands over instants as UTC text in one form on every
 database, ``2016-10-18 19:12:01[.ffffff]`` (SQLite keeps them so; PostgreSQL writes them so
@@ -32,13 +32,24 @@ from api import prepared
 from api.caches import BoundedCache
 from api.pagination import PageQuery
 from tasks.models import Task
-from tasks.permissions import own_tasks, task_scope
+from tasks.permissions import member_tasks, task_scope, with_caller_role
 from users.principal import Caller
 
-COLUMNS = ("id", "title", "person_id", "due_to", "completed", "created", "updated")
-DATETIMES = ("due_to", "created", "updated")
+COLUMNS = (
+    "id",
+    "title",
+    "project_id",
+    "person_id",
+    "due_to",
+    "completed",
+    "recurrence",
+    "last_completed",
+    "created",
+    "updated",
+)
+DATETIMES = ("due_to", "last_completed", "created", "updated")
 # Hosts come from the client: with ALLOWED_HOSTS = ["*"] the cache could be grown without end.
-_prefixes: BoundedCache[str, tuple[str, str]] = BoundedCache("reads.prefixes", 64)
+_prefixes: BoundedCache[str, tuple[str, str, str]] = BoundedCache("reads.prefixes", 64)
 _selects: BoundedCache[str, list[str | Expression]] = BoundedCache("reads.selects", 8)
 
 
@@ -71,19 +82,21 @@ def select() -> list[str | Expression]:
     return selected
 
 
-def stored_text(instant: datetime) -> str:
+def stored_text(instant: datetime | None) -> str | None:
     """An aware datetime as ``select()`` reads it from the database."""
+    if instant is None:
+        return None
     return instant.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
 
 
 def instant_text(instant: datetime) -> str:
     """An aware datetime as the task JSON writes it: ``2016-10-18T19:12:01[.ffffff]Z``."""
-    return stored_text(instant).replace(" ", "T") + "Z"
+    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(sep="T") + "Z"
 
 
 class TaskLinks:
-    """The absolute URL prefixes of tasks and users, resolved once per host; and the one
-    builder of a task's JSON from its row."""
+    """The absolute URL prefixes of tasks, projects and users, resolved once per host; and
+    the one builder of a task's JSON from its row."""
 
     def __init__(self, request: Request) -> None:
         origin = f"{request.scheme}://{request.get_host()}{get_script_prefix()}"
@@ -91,10 +104,11 @@ class TaskLinks:
         if prefixes is None:
             prefixes = (
                 request.build_absolute_uri(reverse("task-list")),
+                request.build_absolute_uri(reverse("project-list")),
                 request.build_absolute_uri(reverse("user-list")),
             )
             _prefixes.put(origin, prefixes)
-        self.tasks, self.users = prefixes
+        self.tasks, self.projects, self.users = prefixes
 
     def task(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """JSON of a task from a dict of COLUMNS as ``select()`` reads them."""
@@ -106,19 +120,33 @@ class TaskLinks:
 
     def tasks_from_cells(self, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
         """task_from_cells() of each row, in one pass (a page is most of a list's time)."""
-        tasks, users = self.tasks, self.users
+        tasks, projects, users = self.tasks, self.projects, self.users
         return [
             {
                 "url": f"{tasks}{task_id}/",
                 "id": task_id,
                 "title": title,
+                "project": f"{projects}{project_id}/",
                 "person": f"{users}{person_id}/",
                 "due_to": due_to.replace(" ", "T") + "Z",
                 "completed": bool(completed),  # SQLite answers 0 or 1
+                "recurrence": recurrence or None,
+                "last_completed": last_completed and last_completed.replace(" ", "T") + "Z",
                 "created": created.replace(" ", "T") + "Z",
                 "updated": updated.replace(" ", "T") + "Z",
             }
-            for task_id, title, person_id, due_to, completed, created, updated in rows
+            for (
+                task_id,
+                title,
+                project_id,
+                person_id,
+                due_to,
+                completed,
+                recurrence,
+                last_completed,
+                created,
+                updated,
+            ) in rows
         ]
 
     def task_from_model(self, task: Task) -> dict[str, Any]:
@@ -127,9 +155,12 @@ class TaskLinks:
             [
                 task.pk,
                 task.title,
+                task.project_id,
                 task.person_id,
                 stored_text(task.due_to),
                 task.completed,
+                task.recurrence,
+                stored_text(task.last_completed),
                 stored_text(task.created),
                 stored_text(task.updated),
             ]
@@ -137,9 +168,10 @@ class TaskLinks:
 
 
 class Found(NamedTuple):
-    """A task the detail read: its JSON, and its person for the permission check."""
+    """A task the detail read: its JSON, and the caller's role in its project for the
+    permission check (None for staff outside it)."""
 
-    person_id: int
+    caller_role: str | None
     task: dict[str, Any]
 
 
@@ -152,15 +184,14 @@ def task_detail(*, caller: Caller, task_id: int, links: TaskLinks) -> Found | No
     """The task ``task_id`` if the caller sees it, else None."""
 
     def build(slots: prepared.Slots) -> QuerySet[Any]:
-        return _visible(caller, slots).filter(pk=slots["id"]).values_list(*select())[:1]
+        tasks = with_caller_role(_visible(caller, slots), slots["person"])
+        return tasks.filter(pk=slots["id"]).values_list(*select(), "caller_role")[:1]
 
-    if caller.is_staff:  # staff's scope names no one: a person slot would not survive compilation
-        found = prepared.rows(("task-detail", True), build, id=task_id)
-    else:
-        found = prepared.rows(("task-detail", False), build, id=task_id, person=caller.pk)
+    found = prepared.rows(("task-detail", caller.is_staff), build, id=task_id, person=caller.pk)
     if not found:
         return None
-    return Found(found[0][2], links.task_from_cells(found[0]))
+    *cells, role = found[0]
+    return Found(role, links.task_from_cells(cells))
 
 
 def task_page(
@@ -185,16 +216,16 @@ def task_page(
     return links.tasks_from_cells(prepared.rows(shape, build, **slots))
 
 
-def own_task_cells(*, user_id: int, order: Sequence[str], chunk_size: int) -> Iterator[Sequence[Any]]:
-    """The cells of ``select()`` of every task bound to the user, ``chunk_size`` rows fetched
-    at a time (a server-side cursor on PostgreSQL, fetchmany on SQLite)."""
-    return own_tasks(user_id).order_by(*order).values_list(*select()).iterator(chunk_size=chunk_size)
+def member_task_cells(*, user_id: int, order: Sequence[str], chunk_size: int) -> Iterator[Sequence[Any]]:
+    """The cells of ``select()`` of every task of the user's projects, ``chunk_size`` rows
+    fetched at a time (a server-side cursor on PostgreSQL, fetchmany on SQLite)."""
+    return member_tasks(user_id).order_by(*order).values_list(*select()).iterator(chunk_size=chunk_size)
 
 
-def own_task_rows(
+def member_task_rows(
     *, user_id: int, links: TaskLinks, order: Sequence[str] = ("id",), chunk_size: int = 500
 ) -> Iterator[dict[str, Any]]:
-    """Every task bound to the user (staff too: see tasks.permissions.own_tasks) as task
-    JSON, in ``order``, read ``chunk_size`` rows at a time."""
-    for cells in own_task_cells(user_id=user_id, order=order, chunk_size=chunk_size):
+    """Every task of the user's projects (staff too: see tasks.permissions.member_tasks) as
+    task JSON, in ``order``, read ``chunk_size`` rows at a time."""
+    for cells in member_task_cells(user_id=user_id, order=order, chunk_size=chunk_size):
         yield links.task_from_cells(cells)

@@ -2,19 +2,24 @@ from django.db.models import QuerySet
 from rest_framework import serializers
 
 from api.serializers import AwareDateTimeField, StrictFieldsMixin, TextField
-from tasks.permissions import assignable_persons
+from projects.models import Project
+from projects.permissions import projects_visible_to
 from users.models import User
 
 
-class AssignablePersonField(serializers.HyperlinkedRelatedField):
-    """A user the caller may bind a task to: anyone for staff, else only the caller.
+class VisibleProjectField(serializers.HyperlinkedRelatedField):
+    """A project the caller sees, with the caller's role in it (``caller_role``); a project
+    the caller does not see gets the same 400 as a URL that names none."""
 
-    Another user's URL does not resolve for a non-staff caller: the same 400 as a URL that
-    names no user at all, so the answer does not reveal who exists.
-    """
+    def get_queryset(self) -> QuerySet[Project]:
+        return projects_visible_to(self.context["request"].user)
 
-    def get_queryset(self) -> QuerySet[User]:
-        return assignable_persons(self.context["request"].user)
+
+class RecurrenceField(TextField):
+    """An RFC 5545 RRULE, or null (stored as the empty text)."""
+
+    def to_representation(self, value: str) -> str | None:
+        return value or None
 
 
 class TaskSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -22,18 +27,38 @@ class TaskSerializer(StrictFieldsMixin, serializers.Serializer):
 
     Fields are declared rather than derived from the model (ModelSerializer introspects
     the model on every instantiation, a millisecond per create); the model's rules are
-    restated here and checked again by the services.
+    restated here and checked again by the services. Where a task may go and who it may
+    be bound to is tasks.permissions.task_placement's, which the view asks.
     """
 
     url = serializers.HyperlinkedIdentityField(view_name="task-detail")
     id = serializers.IntegerField(read_only=True)
     title = TextField(max_length=100, help_text="1 to 100 characters.")
-    person = AssignablePersonField(
-        view_name="user-detail",
+    project = VisibleProjectField(
+        view_name="project-detail",
         required=False,
-        help_text="The user the task is bound to; defaults to the caller. Only staff may choose another.",
+        help_text="The project the task lives in; defaults to the caller's personal project. "
+        "The caller must be its owner or an editor.",
+    )
+    person = serializers.HyperlinkedRelatedField(
+        view_name="user-detail",
+        queryset=User.objects.all(),
+        required=False,
+        help_text="The user the task is assigned to, a member of its project; defaults to the caller.",
     )
     due_to = AwareDateTimeField(help_text="ISO 8601 with an offset; answered in UTC with Z.")
-    completed = serializers.BooleanField(required=False)
+    completed = serializers.BooleanField(
+        required=False,
+        help_text="Completing a recurring task moves due_to to its next occurrence and leaves it open.",
+    )
+    recurrence = RecurrenceField(
+        required=False,
+        allow_null=True,
+        max_length=255,
+        help_text="An RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=MO, or null.",
+    )
+    last_completed = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="When a recurring task was last completed."
+    )
     created = serializers.DateTimeField(read_only=True)
     updated = serializers.DateTimeField(read_only=True)

@@ -32,6 +32,7 @@ from tasks.imports import (
     TooManyTasks,
     task_import,
 )
+from tasks.permissions import task_placement
 from tasks.reads import TaskLinks
 from users.principal import caller_of
 
@@ -177,7 +178,8 @@ class TaskImportView(APIView):
         if not isinstance(rows, list):
             raise ParseError("Expected a JSON array of tasks, as in an export's tasks.json.")
         try:
-            created = task_import(person_id=caller_of(request).id, rows=rows)
+            project_id, person_id = task_placement(caller_of(request), project=None, person=None)
+            created = task_import(project_id=project_id, person_id=person_id, rows=rows)
         except TooManyTasks as exc:
             raise PayloadTooLarge(f"An import takes at most {MAX_TASKS} tasks; split the file.") from exc
         except ImportRefused as refused:

@@ -24,7 +24,7 @@ from api.schema import ERROR_RESPONSES
 from tasks import reads
 from tasks.filters import TaskFilter
 from tasks.models import Task
-from tasks.permissions import TaskAccess, tasks_visible_to
+from tasks.permissions import TaskAccess, task_placement, tasks_visible_to
 from tasks.reads import TaskLinks
 from tasks.renderers import CalendarRenderer
 from tasks.serializers import TaskSerializer
@@ -62,7 +62,7 @@ IF_NONE_MATCH = OpenApiParameter(
 
 @extend_schema_view(
     list=extend_schema(
-        summary="The caller's tasks (staff: everyone's)",
+        summary="The tasks of the caller's projects (staff: everyone's)",
         description="Also a calendar: with `Accept: text/calendar`, the same page of tasks as "
         "RFC 5545 VTODOs, the page links in a `Link` header.",
         parameters=[PAGE_LINKS],
@@ -78,7 +78,7 @@ IF_NONE_MATCH = OpenApiParameter(
         },
     ),
     create=extend_schema(
-        summary="Create a task", responses={201: TaskSerializer, **ERROR_RESPONSES(400, 401, 413, 415)}
+        summary="Create a task", responses={201: TaskSerializer, **ERROR_RESPONSES(400, 401, 403, 413, 415)}
     ),
     retrieve=extend_schema(
         parameters=[IF_NONE_MATCH],
@@ -90,13 +90,15 @@ IF_NONE_MATCH = OpenApiParameter(
     ),
     update=extend_schema(
         parameters=[IF_MATCH],
-        responses={200: TaskSerializer, **ERROR_RESPONSES(400, 401, 404, 412, 413, 415)},
+        responses={200: TaskSerializer, **ERROR_RESPONSES(400, 401, 403, 404, 412, 413, 415)},
     ),
     partial_update=extend_schema(
         parameters=[IF_MATCH],
-        responses={200: TaskSerializer, **ERROR_RESPONSES(400, 401, 404, 412, 413, 415)},
+        responses={200: TaskSerializer, **ERROR_RESPONSES(400, 401, 403, 404, 412, 413, 415)},
     ),
-    destroy=extend_schema(parameters=[IF_MATCH], responses={204: None, **ERROR_RESPONSES(401, 404, 412)}),
+    destroy=extend_schema(
+        parameters=[IF_MATCH], responses={204: None, **ERROR_RESPONSES(401, 403, 404, 412)}
+    ),
 )
 class TaskViewSet(viewsets.ModelViewSet):
     queryset = Task.objects.none()  # for the schema; requests use get_queryset()
@@ -167,7 +169,7 @@ class TaskViewSet(viewsets.ModelViewSet):
         found = reads.task_detail(caller=caller_of(request), task_id=task_id, links=TaskLinks(request))
         if found is None:
             raise NotFound("No Task matches the given query.")
-        # What get_object() would do: TaskAccess reads the person_id of what was found.
+        # What get_object() would do: TaskAccess reads the caller's role in what was found.
         self.check_object_permissions(request, found)
         task = found.task
         tag = etag(task["id"], task["updated"])
@@ -183,11 +185,16 @@ class TaskViewSet(viewsets.ModelViewSet):
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
+        project_id, person_id = task_placement(
+            caller_of(request), project=data.get("project"), person=data.get("person")
+        )
         created = task_create(
-            person_id=data["person"].pk if data.get("person") else caller_of(request).id,
+            project_id=project_id,
+            person_id=person_id,
             title=data["title"],
             due_to=data["due_to"],
             completed=data.get("completed", False),
+            recurrence=data.get("recurrence") or "",
         )
         return self.answer(request, created, status.HTTP_201_CREATED)
 
@@ -196,7 +203,11 @@ class TaskViewSet(viewsets.ModelViewSet):
             task = self.matching_task()
             body = self.get_serializer(task, data=request.data, partial=kwargs.get("partial", False))
             body.is_valid(raise_exception=True)
-            task = task_update(task=task, changes=dict(body.validated_data))
+            changes = dict(body.validated_data)
+            task_placement(
+                caller_of(request), project=changes.get("project"), person=changes.get("person"), task=task
+            )
+            task = task_update(task=task, changes=changes)
         return self.answer(request, task, status.HTTP_200_OK)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -9,6 +9,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from projects.models import Project
+from projects.services import personal_projects_backfill
 from tasks.models import Task
 from users.models import User
 
@@ -34,8 +36,13 @@ class Command(BaseCommand):
             raise CommandError("--users must be at least 1 and --tasks at least 0")
         progress = tqdm(total=users + tasks, unit="row", disable=options["verbosity"] == 0, file=self.stderr)
         person_ids = self.seed_users(users, password, progress)
+        personal_projects_backfill()  # bulk_create sends no post_save: made here, in two statements
+        projects = dict(
+            Project.objects.filter(personal=True, owner_id__in=person_ids).values_list("owner_id", "id")
+        )
         started = time.perf_counter()
-        self.seed_tasks(person_ids, tasks, random.Random(random_seed), progress)  # noqa: S311  demo data
+        placements = [(projects[person_id], person_id) for person_id in person_ids]
+        self.seed_tasks(placements, tasks, random.Random(random_seed), progress)  # noqa: S311  demo data
         elapsed = time.perf_counter() - started
         progress.close()
         rate = f" in {elapsed:.1f} s ({tasks / elapsed:,.0f} tasks/s)" if tasks else ""
@@ -56,11 +63,14 @@ class Command(BaseCommand):
         ids = dict(User.objects.filter(username__in=names).values_list("username", "id"))
         return [ids[name] for name in names]
 
-    def seed_tasks(self, person_ids: list[int], count: int, rng: random.Random, progress: tqdm) -> None:
+    def seed_tasks(
+        self, placements: list[tuple[int, int]], count: int, rng: random.Random, progress: tqdm
+    ) -> None:
+        """``count`` tasks spread evenly over ``placements``, each a person and their project."""
         # One INSERT executed over prepared rows: bulk_create builds and validates a model
         # instance per row and ran at about a sixth of the speed here.
         meta = Task._meta
-        names = ["title", "person", "due_to", "completed", "created", "updated"]
+        names = ["title", "project", "person", "due_to", "completed", "created", "updated"]
         quote = connection.ops.quote_name
         columns = ", ".join(quote(str(meta.get_field(name).column)) for name in names)  # type: ignore[union-attr]
         # Identifiers come from the model, values are bound parameters.
@@ -79,7 +89,8 @@ class Command(BaseCommand):
                 rows = [
                     (
                         f"Task {n + 1}",
-                        person_ids[n * len(person_ids) // count],  # person by person: index appends
+                        # person by person: the indexes append
+                        *placements[n * len(placements) // count],
                         dues[rng.randrange(pool)],
                         rng.random() < 0.2,
                         stamp,

@@ -1,0 +1,136 @@
+"""What can happen to a project and its members, whatever the door (API, admin, command).
+
+The owner is ``Project.owner`` and the one membership with the owner role: every change of
+ownership goes through here and keeps the two equal. Refusals raise ``ProjectRuleError``
+(a 409 in the API): the request was understood but the project's state forbids it.
+"""
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+
+from projects.models import PERSONAL_NAME, Membership, Project, Role
+from projects.signals import membership_ended
+from users.models import User
+
+
+class ProjectRuleError(Exception):
+    """The project's state forbids the change (the owner leaving without a successor...)."""
+
+
+def project_create(*, owner_id: int, name: str, personal: bool = False) -> Project:
+    with transaction.atomic():
+        project = Project(owner_id=owner_id, name=name, personal=personal)
+        project.full_clean(exclude={"owner"}, validate_constraints=False)
+        project.save()
+        Membership.objects.create(project=project, user_id=owner_id, role=Role.OWNER)
+    return project
+
+
+def personal_project_create(*, user_id: int) -> Project:
+    return project_create(owner_id=user_id, name=PERSONAL_NAME, personal=True)
+
+
+def personal_projects_backfill() -> None:
+    """A personal project for every account that has none (accounts made by bulk_create(),
+    which sends no post_save), written in batches."""
+    with transaction.atomic():
+        projects = Project.objects.bulk_create(
+            [
+                Project(owner_id=user_id, name=PERSONAL_NAME, personal=True)
+                for user_id in User.objects.exclude(owned_projects__personal=True).values_list(
+                    "id", flat=True
+                )
+            ],
+            batch_size=5000,
+        )
+        Membership.objects.bulk_create(
+            [Membership(project=project, user_id=project.owner_id, role=Role.OWNER) for project in projects],
+            batch_size=5000,
+        )
+
+
+def personal_project_id(user_id: int) -> int | None:
+    """The id of the user's personal project (one indexed lookup)."""
+    return Project.objects.filter(owner_id=user_id, personal=True).values_list("id", flat=True).first()
+
+
+def project_rename(*, project: Project, name: str) -> Project:
+    project.name = name
+    project.full_clean(exclude={"owner"}, validate_constraints=False)
+    project.save(update_fields=["name", "updated"])
+    return project
+
+
+def member_add(*, project: Project, user_id: int, role: str) -> Membership:
+    if role == Role.OWNER:
+        raise ProjectRuleError("A project has one owner: hand it over with the transfer action.")
+    try:
+        with transaction.atomic():
+            return Membership.objects.create(project=project, user_id=user_id, role=role)
+    except IntegrityError as exc:
+        raise ProjectRuleError("That user is already a member of this project.") from exc
+
+
+def member_set_role(*, membership: Membership, role: str) -> Membership:
+    if role == Role.OWNER or membership.role == Role.OWNER:
+        raise ProjectRuleError("The owner's role changes only by the transfer action.")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, membership: Membership) -> None:
+    """End a membership (the owner removing a member, or a member leaving)."""
+    if membership.role == Role.OWNER:
+        raise ProjectRuleError(
+            "The owner cannot leave: hand the project over first (transfer, or leave with a successor)."
+        )
+    membership.delete()
+    membership_ended.send(Project, project_id=membership.project_id, user_id=membership.user_id)
+
+
+@transaction.atomic
+def project_transfer(*, project: Project, to_user_id: int) -> Project:
+    """Make the member ``to_user_id`` the owner; the old owner stays on as an editor."""
+    if project.personal:
+        raise ProjectRuleError("A personal project stays with its account.")
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    if to_user_id == project.owner_id:
+        return project
+    successor = Membership.objects.select_for_update().filter(project=project, user_id=to_user_id).first()
+    if successor is None:
+        raise ProjectRuleError("The new owner must be a member of the project.")
+    Membership.objects.filter(project=project, user_id=project.owner_id).update(role=Role.EDITOR)
+    successor.role = Role.OWNER
+    successor.save(update_fields=["role"])
+    project.owner_id = to_user_id
+    project.save(update_fields=["owner", "updated"])
+    return project
+
+
+@transaction.atomic
+def project_leave(*, project: Project, user_id: int, successor_id: int | None = None) -> None:
+    """``user_id`` leaves; the owner only by naming a member to take the project over."""
+    if project.owner_id == user_id:
+        if successor_id is None:
+            raise ProjectRuleError("The owner cannot leave without a successor: name one.")
+        project = project_transfer(project=project, to_user_id=successor_id)
+    membership = Membership.objects.filter(project=project, user_id=user_id).first()
+    if membership is None:
+        raise ProjectRuleError("Not a member of this project.")
+    member_remove(membership=membership)
+
+
+def project_task_count(project: Project) -> int:
+    return Project.objects.filter(pk=project.pk).aggregate(n=Count("tasks"))["n"]
+
+
+@transaction.atomic
+def project_delete(*, project: Project) -> None:
+    """Delete the project and its tasks. Every member's access ends (the changes feed says so)."""
+    if project.personal:
+        raise ProjectRuleError("A personal project goes only with its account.")
+    for user_id in Membership.objects.filter(project=project).values_list("user_id", flat=True):
+        membership_ended.send(Project, project_id=project.pk, user_id=user_id)
+    project.delete()
