@@ -16,7 +16,7 @@ from projects.models import WRITERS, Membership, Project
 from users.principal import Caller
 
 
-def member_project_ids(user_id: Any) -> QuerySet[Membership]:
+def member_project_ids(user_id: Any) -> QuerySet[Membership, Any]:
     """The ids of the projects ``user_id`` is a member of, as a subquery.
 
     ``user_id`` may be a prepared query's slot (api/prepared.py) as well as an id.
@@ -43,6 +43,10 @@ def role_of(caller: Caller, project_id: int) -> str | None:
         .values_list("role", flat=True)
         .first()
     )
+
+
+def is_member(project_id: int, user_id: int) -> bool:
+    return Membership.objects.filter(project_id=project_id, user_id=user_id).exists()
 
 
 def projects_visible_to(caller: Caller) -> QuerySet[Project]:

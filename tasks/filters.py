@@ -1,5 +1,6 @@
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -77,6 +78,45 @@ class InstantFilter(filters.IsoDateTimeFilter):
     empty_means_absent = True  # django-filter skips an empty value; the schema says so (api.schema)
 
 
+class ResourceIdField(forms.Field):
+    """The id of a resource of this API, given as the id (``7``) or as its URL
+    (``https://host/projects/7/``, as the task JSON writes it): the URL's last segment,
+    under ``/<collection>/``. Empty means no filter."""
+
+    widget = forms.TextInput
+
+    def __init__(self, *args: Any, collection: str, **kwargs: Any) -> None:
+        self.collection = collection
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value: Any) -> int | None:
+        if value in (None, ""):
+            return None
+        number = text = str(value).strip()
+        if "/" in text:
+            segments = urlsplit(text).path.rstrip("/").split("/")
+            if len(segments) < 2 or segments[-2] != self.collection:
+                raise ValidationError(self.message(), code="invalid")
+            number = segments[-1]
+        # ASCII digits only (str.isdigit() takes other scripts' digits too), within a BigAutoField.
+        if not (number.isascii() and number.isdigit() and len(number) <= 18):
+            raise ValidationError(self.message(), code="invalid")
+        return int(number)
+
+    def message(self) -> str:
+        return f"Give the id or the URL of one of /{self.collection}/."
+
+
+class ResourceIdFilter(filters.NumberFilter):
+    empty_means_absent = True  # as ResourceIdField reads it; the schema says so (api.schema)
+
+    def __init__(self, *args: Any, collection: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.extra["collection"] = collection
+
+    field_class = ResourceIdField
+
+
 class TaskFilter(filters.FilterSet):
     due_after = InstantFilter(
         field_name="due_to",
@@ -89,11 +129,24 @@ class TaskFilter(filters.FilterSet):
         label="Due strictly before this instant (ISO 8601, with its offset).",
     )
     completed = StrictBooleanFilter()
+    project = ResourceIdFilter(
+        field_name="project_id", collection="projects", label="In this project (its id or URL)."
+    )
+    person = ResourceIdFilter(
+        field_name="person_id", collection="users", label="Assigned to this user (their id or URL)."
+    )
+    assigned_to_me = StrictBooleanFilter(
+        method="filter_assigned_to_me", label="Assigned to the caller (true), or to anyone else (false)."
+    )
     overdue = StrictBooleanFilter(method="filter_overdue", label="Past due and not completed.")
 
     class Meta:
         model = Task
         fields = ["completed"]
+
+    def filter_assigned_to_me(self, queryset: QuerySet[Task], name: str, value: bool) -> QuerySet[Task]:
+        mine = Q(person_id=self.request.user.pk)
+        return queryset.filter(mine if value else ~mine)
 
     def filter_overdue(self, queryset: QuerySet[Task], name: str, value: bool) -> QuerySet[Task]:
         overdue = Q(due_to__lt=timezone.now(), completed=False)

@@ -18,7 +18,7 @@ class VisibleProjectField(serializers.HyperlinkedRelatedField):
 class RecurrenceField(TextField):
     """An RFC 5545 RRULE, or null (stored as the empty text)."""
 
-    def to_representation(self, value: str) -> str | None:
+    def to_representation(self, value: str) -> str | None:  # type: ignore[override]
         return value or None
 
 

@@ -27,13 +27,14 @@ def task_create(
     recurrence: str = "",
 ) -> Task:
     task = Task(
-        project_id=project_id,
         person_id=person_id,
         title=title,
         due_to=due_to,
         completed=completed,
         recurrence=recurrence,
     )
+    if project_id is not None:
+        task.project_id = project_id
     _validate(task)
     task.save()
     return task

@@ -15,15 +15,16 @@ def personal_projects(apps, schema_editor):
     projects = quote(apps.get_model("projects", "Project")._meta.db_table)
     memberships = quote(apps.get_model("projects", "Membership")._meta.db_table)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
+    # Identifiers come from the models; values are bound parameters.
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {projects} (name, owner_id, personal, created, updated) "
+            f"INSERT INTO {projects} (name, owner_id, personal, created, updated) "  # noqa: S608
             f"SELECT %s, u.id, %s, %s, %s FROM {users} u WHERE NOT EXISTS "
             f"(SELECT 1 FROM {projects} p WHERE p.owner_id = u.id AND p.personal = %s) ORDER BY u.id",
             ["Personal", True, now, now, True],
         )
         cursor.execute(
-            f"INSERT INTO {memberships} (project_id, user_id, role, created) "
+            f"INSERT INTO {memberships} (project_id, user_id, role, created) "  # noqa: S608
             f"SELECT p.id, p.owner_id, %s, %s FROM {projects} p WHERE p.personal = %s AND NOT EXISTS "
             f"(SELECT 1 FROM {memberships} m WHERE m.project_id = p.id AND m.user_id = p.owner_id)",
             ["owner", now, True],

@@ -16,9 +16,10 @@ def into_personal_projects(apps, schema_editor):
     quote = connection.ops.quote_name
     tasks = quote(apps.get_model("tasks", "Task")._meta.db_table)
     projects = quote(apps.get_model("projects", "Project")._meta.db_table)
+    # Identifiers come from the models; values are bound parameters.
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {tasks} SET project_id = (SELECT p.id FROM {projects} p "
+            f"UPDATE {tasks} SET project_id = (SELECT p.id FROM {projects} p "  # noqa: S608
             f"WHERE p.owner_id = {tasks}.person_id AND p.personal = %s) WHERE project_id IS NULL",
             [True],
         )

@@ -5,6 +5,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from projects.models import Project, Role
+from projects.services import member_add, project_create
 from tasks.models import Task
 from users.models import User
 
@@ -133,3 +135,72 @@ def test_invalid_filter_values_are_400_naming_the_parameter(
 
     assert response.status_code == 400
     assert set(response.json()) == set(params)
+
+
+# By project, by assignee, assigned to me
+
+
+@pytest.fixture
+def shared(owner: User, other: User) -> Project:
+    """A project of the owner's with ``other`` as an editor."""
+    project = project_create(owner_id=owner.pk, name="Shared")
+    member_add(project=project, user_id=other.pk, role=Role.EDITOR)
+    return project
+
+
+@pytest.mark.parametrize("form", ["id", "url", "path"])
+def test_project_takes_the_id_or_the_url(
+    owner: User, owner_client: APIClient, shared: Project, form: str
+) -> None:
+    personal = make_task(owner)
+    in_shared = make_task(owner, project=shared)
+    value = {
+        "id": str(shared.pk),
+        "url": f"http://testserver/projects/{shared.pk}/",
+        "path": f"/projects/{shared.pk}",
+    }[form]
+
+    assert listed(owner_client, project=value) == [in_shared.pk]
+    assert personal.pk in listed(owner_client)
+
+
+def test_a_project_the_caller_is_not_in_lists_nothing(
+    owner: User, other_client: APIClient, other: User
+) -> None:
+    make_task(owner)  # in the owner's personal project, which ``other`` is not in
+    personal = Project.objects.get(owner=owner, personal=True)
+
+    assert listed(other_client, project=str(personal.pk)) == []
+
+
+def test_person_and_assigned_to_me(
+    owner: User, other: User, owner_client: APIClient, other_client: APIClient, shared: Project
+) -> None:
+    mine = make_task(owner, project=shared)
+    theirs = make_task(other, project=shared)
+
+    assert listed(owner_client, person=str(other.pk)) == [theirs.pk]
+    assert listed(owner_client, person=f"http://testserver/users/{owner.pk}/") == [mine.pk]
+    assert listed(owner_client, assigned_to_me="true") == [mine.pk]
+    assert listed(owner_client, assigned_to_me="false") == [theirs.pk]
+    assert listed(other_client, assigned_to_me="true") == [theirs.pk]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("project", "seven"),
+        ("project", "http://testserver/users/1/"),  # a user's URL is not a project
+        ("project", "7/"),
+        ("project", "/"),
+        ("project", "١٢"),  # digits of another script
+        ("project", "9" * 19),  # past any id
+        ("person", "-1"),
+        ("assigned_to_me", "maybe"),
+    ],
+)
+def test_a_malformed_filter_is_a_400(owner_client: APIClient, name: str, value: str) -> None:
+    response = owner_client.get("/tasks/", {name: value})
+
+    assert response.status_code == 400
+    assert name in response.json()
