@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 # The apps whose doors are held to their rule book. tasks joins once its views go through
 # tasks/permissions.py.
-RULED_APPS = ("users", "tokens", "feeds", "api", "tasks")
+RULED_APPS = ("users", "tokens", "feeds", "api", "tasks", "projects")
 DOORS = ("views.py", "serializers.py", "admin.py")
 # Reading these is deciding who may do what.
 PRIVILEGE_FLAGS = frozenset({"is_staff", "is_superuser"})
