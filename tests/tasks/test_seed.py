@@ -4,8 +4,10 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models import F
 from rest_framework.test import APIClient
 
+from projects.models import Membership, Project, Role
 from tasks.models import Task
 from users.models import User
 
@@ -24,6 +26,17 @@ def test_seed_creates_users_and_spreads_tasks_evenly(db: None) -> None:
     assert sorted(User.objects.values_list("username", flat=True)) == ["user1", "user2", "user3"]
     per_user = Counter(Task.objects.values_list("person__username", flat=True))
     assert per_user == {"user1": 10, "user2": 10, "user3": 10}
+
+
+def test_seeded_users_get_their_personal_project_and_their_tasks_live_in_it(db: None) -> None:
+    seed(users=3, tasks=30, password=SEED_PASSWORD)
+    seed(users=4, tasks=4, password=SEED_PASSWORD)  # one more user; the first three keep theirs
+
+    projects = Project.objects.filter(personal=True)
+    assert sorted(projects.values_list("owner__username", flat=True)) == ["user1", "user2", "user3", "user4"]
+    owners = set(Membership.objects.filter(role=Role.OWNER).values_list("user_id", "project_id"))
+    assert owners == set(projects.values_list("owner_id", "id"))
+    assert not Task.objects.exclude(project__owner_id=F("person_id"), project__personal=True).exists()
 
 
 def test_seeded_tasks_are_valid_tasks(db: None) -> None:
