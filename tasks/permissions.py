@@ -21,8 +21,8 @@ from rest_framework.relations import HyperlinkedRelatedField
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from projects.models import Membership, Project
-from projects.permissions import may_write_in, member_project_ids, role_in, shares_a_project
+from projects.models import Project
+from projects.permissions import is_member, may_write_in, member_project_ids, role_in, shares_a_project
 from projects.services import personal_project_create, personal_project_id
 from tasks.models import Task
 from users.models import User
@@ -82,9 +82,10 @@ def task_placement(
     shares a project with the caller, so the answer does not reveal who exists).
     """
     if project is not None:
-        if not may_write_in(caller, project.caller_role):
+        role = getattr(project, "caller_role", None)  # VisibleProjectField's annotation
+        if not may_write_in(caller, role):
             raise PermissionDenied("A viewer of a project cannot add tasks to it or move tasks into it.")
-        project_id, caller_is_member = project.pk, project.caller_role is not None
+        project_id, caller_is_member = project.pk, role is not None
     elif task is not None:
         project_id, caller_is_member = task.project_id, getattr(task, "caller_role", None) is not None
     else:
@@ -92,13 +93,16 @@ def task_placement(
         caller_is_member = True
     person_id = person.pk if person is not None else task.person_id if task is not None else caller.pk
     moved = task is None or project_id != task.project_id or person_id != task.person_id
-    if moved and not (person_id == caller.pk and caller_is_member):
-        if not Membership.objects.filter(project_id=project_id, user_id=person_id).exists():
-            if shares_a_project(caller, person_id):
-                message = "Not a member of the task's project: the project's owner adds members."
-            else:
-                message = HyperlinkedRelatedField.default_error_messages["does_not_exist"]
-            raise ValidationError({"person": [message]})
+    if (
+        moved
+        and not (person_id == caller.pk and caller_is_member)
+        and not is_member(project_id=project_id, user_id=person_id)
+    ):
+        if shares_a_project(caller, person_id):
+            message = "Not a member of the task's project: the project's owner adds members."
+        else:
+            message = str(HyperlinkedRelatedField.default_error_messages["does_not_exist"])
+        raise ValidationError({"person": [message]})
     return project_id, person_id
 
 
