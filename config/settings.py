@@ -286,6 +286,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # A member's role as answered, and the roles a client may set (no one is made owner but
+    # by a hand-over): two choice sets of fields named "role".
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "projects.models.Role",
+        "SettableRoleEnum": "projects.serializers.SETTABLE_ROLES",
+    },
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "POSTPROCESSING_HOOKS": [
