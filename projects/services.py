@@ -96,8 +96,22 @@ def member_add(*, project: Project, user_id: int, role: str) -> Membership:
         raise ProjectRuleError("That user is already a member of this project.") from exc
 
 
+def _locked_role(membership: Membership) -> tuple[Project, str] | None:
+    """The membership's project, locked as project_transfer() locks it, and the membership's
+    role as it now stands (a hand-over may have just changed it); None if either is gone."""
+    project = Project.objects.select_for_update().filter(pk=membership.project_id).first()
+    role = Membership.objects.filter(pk=membership.pk).values_list("role", flat=True).first()
+    return (project, role) if project is not None and role is not None else None
+
+
+@transaction.atomic
 def member_set_role(*, membership: Membership, role: str) -> Membership:
-    if role == Role.OWNER or membership.role == Role.OWNER:
+    if role == Role.OWNER:
+        raise ProjectRuleError("The owner's role changes only by the transfer action.")
+    current = _locked_role(membership)
+    if current is None:
+        raise ProjectRuleError("Not a member of this project any more.")
+    if current[1] == Role.OWNER:
         raise ProjectRuleError("The owner's role changes only by the transfer action.")
     membership.role = role
     membership.save(update_fields=["role"])
@@ -111,11 +125,14 @@ def member_remove(*, membership: Membership) -> None:
     A task's person is a member of its project: the tasks the member was assigned there go
     to the project's owner (``updated`` moves, so that clients syncing them learn of it).
     """
-    if membership.role == Role.OWNER:
+    current = _locked_role(membership)
+    if current is None:
+        return  # ended already, or the project is gone with its memberships
+    project, role = current
+    if role == Role.OWNER:
         raise ProjectRuleError(
             "The owner cannot leave: hand the project over first (transfer, or leave with a successor)."
         )
-    project = Project.objects.get(pk=membership.project_id)
     membership.delete()
     project.tasks.filter(person_id=membership.user_id).update(
         person_id=project.owner_id, updated=timezone.now()
@@ -174,7 +191,10 @@ def project_delete(*, project: Project, task_count: int | None = None) -> None:
     """
     if project.personal:
         raise ProjectRuleError("A personal project goes only with its account.")
-    project = Project.objects.select_for_update().get(pk=project.pk)
+    locked = Project.objects.select_for_update().filter(pk=project.pk).first()
+    if locked is None:
+        return  # deleted meanwhile
+    project = locked
     if task_count is not None:
         held = project_task_count(project)
         if held != task_count:

@@ -237,3 +237,27 @@ def test_delete_without_a_count_is_the_admins_confirmed_delete(team: Team) -> No
 
     assert not Project.objects.filter(pk=team.project.pk).exists()
     assert not Task.objects.filter(pk=team.task.pk).exists()
+
+
+def test_a_membership_read_before_a_hand_over_is_judged_by_its_role_now(team: Team) -> None:
+    stale = membership(team, "editor")  # as a request read it, before another one handed over
+    project_transfer(project=team.project, to_user_id=team.people["editor"].pk)
+
+    with pytest.raises(ProjectRuleError, match="owner cannot leave"):
+        member_remove(membership=stale)
+    with pytest.raises(ProjectRuleError, match="transfer"):
+        member_set_role(membership=stale, role=Role.VIEWER)
+
+    assert roles_in(team.project) == {"owner": Role.EDITOR, "editor": Role.OWNER, "viewer": Role.VIEWER}
+
+
+def test_ending_a_membership_twice_ends_it_once(team: Team, ended: list[tuple[int, int]]) -> None:
+    viewer = membership(team, "viewer")
+
+    member_remove(membership=viewer)
+    member_remove(membership=viewer)
+
+    assert ended == [(team.project.pk, team.people["viewer"].pk)]
+    with pytest.raises(ProjectRuleError, match="any more"):
+        member_set_role(membership=viewer, role=Role.EDITOR)
+    assert "viewer" not in roles_in(team.project)
