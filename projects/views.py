@@ -48,6 +48,7 @@ from projects.services import (
 from users.principal import caller_of
 
 MAX_ID = 2**63 - 1  # the largest id a BigAutoField can hold
+MAX_CONFIRM = 10**18 - 1  # 18 digits: more tasks than a project can hold
 CONFIRM_PARAM = "confirm"
 
 
@@ -69,7 +70,7 @@ def _id(value: str, missing: str) -> int:
 PROJECT_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The project's id.")
 CONFIRM = OpenApiParameter(
     CONFIRM_PARAM,
-    OpenApiTypes.INT,
+    {"type": "integer", "minimum": 0, "maximum": MAX_CONFIRM},
     OpenApiParameter.QUERY,
     description="The number of tasks the project holds, which are deleted with it: a DELETE "
     "without it (or with another number) of a project that holds tasks is a 409 that says "
@@ -177,7 +178,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
         raw = request.query_params.get(CONFIRM_PARAM)
         if raw is None:
             return 0  # nothing confirmed: only a project without tasks goes
-        if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_CONFIRM))):
             raise ValidationError(
                 {CONFIRM_PARAM: ["The number of tasks the project holds, as a whole number."]}
             )
