@@ -271,7 +271,7 @@ REST_FRAMEWORK = {
 # Collections whose create answers a resource the caller may then read and change: the schema
 # links the 201 to the operations on it (api/schema.py). Not /users/: a sign-up makes an
 # account of its own, which the caller (anonymous, or another user) may not see.
-SCHEMA_LINKED_CREATES = ["/tasks/"]
+SCHEMA_LINKED_CREATES = ["/tasks/", "/projects/"]
 # Reads of the caller's own resource, and the detail path their answer's id fills: the schema
 # links the 200 to the operations on it (api/schema.py).
 SCHEMA_LINKED_READS = {"/users/me/": "/users/{id}/"}
@@ -286,6 +286,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # A member's role as answered, and the roles a client may set (no one is made owner but
+    # by a hand-over): two choice sets of fields named "role".
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "projects.models.Role",
+        "SettableRoleEnum": "projects.serializers.SETTABLE_ROLES",
+    },
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "POSTPROCESSING_HOOKS": [

@@ -25,6 +25,7 @@ urlpatterns = [
     # /tasks/export/ and the feed URLs below can never be read as a task.
     path("", include(router.urls)),
     path("", include("tasks.urls")),
+    path("", include("projects.urls")),
     path("", include("feeds.urls")),
     path("auth/token/", token_views.TokenObtainView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", token_views.TokenRefreshView.as_view(), name="token-refresh"),

@@ -2,7 +2,7 @@
 rule every task rule is written in (tasks/permissions.py).
 
 A project is visible to its members (404 for anyone else); the owner manages it and its
-members; a member may leave. Staff see and manage every project.
+members (403 for the other members); a member may leave. Staff see and manage every project.
 """
 
 from typing import Any
@@ -13,7 +13,11 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from projects.models import WRITERS, Membership, Project
+from users.models import User
 from users.principal import Caller
+
+# The project actions any member may take (the others are the owner's, and staff's).
+MEMBER_ACTIONS = frozenset({"leave"})
 
 
 def member_project_ids(user_id: Any) -> QuerySet[Membership, Any]:
@@ -45,10 +49,6 @@ def role_of(caller: Caller, project_id: int) -> str | None:
     )
 
 
-def is_member(project_id: int, user_id: int) -> bool:
-    return Membership.objects.filter(project_id=project_id, user_id=user_id).exists()
-
-
 def projects_visible_to(caller: Caller) -> QuerySet[Project]:
     """The projects a caller sees, each annotated with ``caller_role``."""
     projects = Project.objects.annotate(caller_role=role_in(caller.pk, "pk"))
@@ -62,9 +62,35 @@ def may_manage_project(caller: Caller, project: Project) -> bool:
     return caller.is_staff or project.owner_id == caller.pk
 
 
+def may_delete_project(caller: Caller, project: Project) -> bool:
+    """may_manage_project(), for a project that is not anyone's personal one (those go only
+    with their account)."""
+    return not project.personal and may_manage_project(caller, project)
+
+
+def is_member(*, project_id: int, user_id: int) -> bool:
+    """Whether ``user_id`` is a member of ``project_id``: a task's person must be."""
+    return Membership.objects.filter(project_id=project_id, user_id=user_id).exists()
+
+
+def users_addable() -> QuerySet[User]:
+    """Who may be made a member of a project: any active account."""
+    return User.objects.filter(is_active=True)
+
+
 def members_visible_to(caller: Caller, project: Project) -> QuerySet[Membership]:
     """The members of a project the caller sees (the caller sees the project: a member or staff)."""
     return Membership.objects.filter(project=project).select_related("user").order_by("id")
+
+
+def users_sharing_a_project(caller: Caller) -> QuerySet[User]:
+    """The users who are members of a project the caller is a member of (staff: everyone):
+    the persons a caller may name, and the ones the browsable API's forms offer."""
+    if caller.is_staff:
+        return User.objects.all()
+    return User.objects.filter(
+        pk__in=Membership.objects.filter(project__in=member_project_ids(caller.pk)).values("user_id")
+    )
 
 
 def shares_a_project(caller: Caller, user_id: int) -> bool:
@@ -75,10 +101,11 @@ def shares_a_project(caller: Caller, user_id: int) -> bool:
 
 
 class ProjectAccess(BasePermission):
-    """DRF's object check for projects: members read, the owner (and staff) write."""
+    """DRF's object check for projects: members read and leave, the owner (and staff) change,
+    hand over and delete."""
 
     def has_object_permission(self, request: Request, view: APIView, obj: Any) -> bool:
-        if request.method in SAFE_METHODS:
+        if request.method in SAFE_METHODS or getattr(view, "action", None) in MEMBER_ACTIONS:
             return True  # found through projects_visible_to(): a member, or staff
         return may_manage_project(request.user, obj)
 

@@ -7,6 +7,7 @@ ownership goes through here and keeps the two equal. Refusals raise ``ProjectRul
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count
+from django.utils import timezone
 
 from projects.models import PERSONAL_NAME, Membership, Project, Role
 from projects.signals import membership_ended
@@ -17,12 +18,36 @@ class ProjectRuleError(Exception):
     """The project's state forbids the change (the owner leaving without a successor...)."""
 
 
+class DeleteNotConfirmed(ProjectRuleError):
+    """A project's tasks go with it: its deletion names how many it holds, and it holds another
+    number (``task_count``)."""
+
+    def __init__(self, task_count: int, confirmed: int | None) -> None:
+        self.task_count = task_count
+        self.confirmed = confirmed
+        holds = f"The project holds {tasks_text(task_count)}"
+        if confirmed is None:
+            message = f"{holds}, which would be deleted with it."
+        else:
+            message = f"{holds}, not {confirmed}: nothing was deleted."
+        super().__init__(message)
+
+
+def tasks_text(count: int) -> str:
+    return f"{count} task" if count == 1 else f"{count} tasks"
+
+
 def project_create(*, owner_id: int, name: str, personal: bool = False) -> Project:
+    return project_save_new(project=Project(owner_id=owner_id, name=name, personal=personal))
+
+
+def project_save_new(*, project: Project) -> Project:
+    """Save a new project (one the admin's form built, or project_create()) with its owner's
+    membership."""
     with transaction.atomic():
-        project = Project(owner_id=owner_id, name=name, personal=personal)
         project.full_clean(exclude={"owner"}, validate_constraints=False)
         project.save()
-        Membership.objects.create(project=project, user_id=owner_id, role=Role.OWNER)
+        Membership.objects.create(project=project, user_id=project.owner_id, role=Role.OWNER)
     return project
 
 
@@ -71,8 +96,22 @@ def member_add(*, project: Project, user_id: int, role: str) -> Membership:
         raise ProjectRuleError("That user is already a member of this project.") from exc
 
 
+def _locked_role(membership: Membership) -> tuple[Project, str] | None:
+    """The membership's project, locked as project_transfer() locks it, and the membership's
+    role as it now stands (a hand-over may have just changed it); None if either is gone."""
+    project = Project.objects.select_for_update().filter(pk=membership.project_id).first()
+    role = Membership.objects.filter(pk=membership.pk).values_list("role", flat=True).first()
+    return (project, role) if project is not None and role is not None else None
+
+
+@transaction.atomic
 def member_set_role(*, membership: Membership, role: str) -> Membership:
-    if role == Role.OWNER or membership.role == Role.OWNER:
+    if role == Role.OWNER:
+        raise ProjectRuleError("The owner's role changes only by the transfer action.")
+    current = _locked_role(membership)
+    if current is None:
+        raise ProjectRuleError("Not a member of this project any more.")
+    if current[1] == Role.OWNER:
         raise ProjectRuleError("The owner's role changes only by the transfer action.")
     membership.role = role
     membership.save(update_fields=["role"])
@@ -81,12 +120,23 @@ def member_set_role(*, membership: Membership, role: str) -> Membership:
 
 @transaction.atomic
 def member_remove(*, membership: Membership) -> None:
-    """End a membership (the owner removing a member, or a member leaving)."""
-    if membership.role == Role.OWNER:
+    """End a membership (the owner removing a member, or a member leaving).
+
+    A task's person is a member of its project: the tasks the member was assigned there go
+    to the project's owner (``updated`` moves, so that clients syncing them learn of it).
+    """
+    current = _locked_role(membership)
+    if current is None:
+        return  # ended already, or the project is gone with its memberships
+    project, role = current
+    if role == Role.OWNER:
         raise ProjectRuleError(
             "The owner cannot leave: hand the project over first (transfer, or leave with a successor)."
         )
     membership.delete()
+    project.tasks.filter(person_id=membership.user_id).update(
+        person_id=project.owner_id, updated=timezone.now()
+    )
     membership_ended.send(Project, project_id=membership.project_id, user_id=membership.user_id)
 
 
@@ -112,6 +162,10 @@ def project_transfer(*, project: Project, to_user_id: int) -> Project:
 @transaction.atomic
 def project_leave(*, project: Project, user_id: int, successor_id: int | None = None) -> None:
     """``user_id`` leaves; the owner only by naming a member to take the project over."""
+    if project.personal and project.owner_id == user_id:
+        raise ProjectRuleError("A personal project stays with its account: its owner cannot leave it.")
+    if successor_id is not None and project.owner_id != user_id:
+        raise ProjectRuleError("Only the owner names a successor: anyone else leaves without one.")
     if project.owner_id == user_id:
         if successor_id is None:
             raise ProjectRuleError("The owner cannot leave without a successor: name one.")
@@ -123,14 +177,28 @@ def project_leave(*, project: Project, user_id: int, successor_id: int | None = 
 
 
 def project_task_count(project: Project) -> int:
-    return Project.objects.filter(pk=project.pk).aggregate(n=Count("tasks"))["n"]
+    return int(Project.objects.filter(pk=project.pk).aggregate(n=Count("tasks"))["n"])
 
 
 @transaction.atomic
-def project_delete(*, project: Project) -> None:
-    """Delete the project and its tasks. Every member's access ends (the changes feed says so)."""
+def project_delete(*, project: Project, task_count: int | None = None) -> None:
+    """Delete the project and its tasks. Every member's access ends (the changes feed says so).
+
+    ``task_count``: the number of tasks the caller agreed to delete with it (the API's
+    confirmation; 0 when it sent none). The project is locked first, and a task added to it
+    meanwhile waits for the lock, so the count is exact: another number raises
+    DeleteNotConfirmed and nothing goes. None: confirmed otherwise (the admin's own page).
+    """
     if project.personal:
         raise ProjectRuleError("A personal project goes only with its account.")
+    locked = Project.objects.select_for_update().filter(pk=project.pk).first()
+    if locked is None:
+        return  # deleted meanwhile
+    project = locked
+    if task_count is not None:
+        held = project_task_count(project)
+        if held != task_count:
+            raise DeleteNotConfirmed(held, task_count or None)
     for user_id in Membership.objects.filter(project=project).values_list("user_id", flat=True):
         membership_ended.send(Project, project_id=project.pk, user_id=user_id)
     project.delete()

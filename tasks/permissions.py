@@ -82,7 +82,7 @@ def task_placement(
     shares a project with the caller, so the answer does not reveal who exists).
     """
     if project is not None:
-        role = project.caller_role  # type: ignore[attr-defined]  # projects_visible_to() annotates it
+        role = getattr(project, "caller_role", None)  # VisibleProjectField's annotation
         if not may_write_in(caller, role):
             raise PermissionDenied("A viewer of a project cannot add tasks to it or move tasks into it.")
         project_id, caller_is_member = project.pk, role is not None
@@ -93,8 +93,11 @@ def task_placement(
         caller_is_member = True
     person_id = person.pk if person is not None else task.person_id if task is not None else caller.pk
     moved = task is None or project_id != task.project_id or person_id != task.person_id
-    known_member = person_id == caller.pk and caller_is_member
-    if moved and not known_member and not is_member(project_id, person_id):
+    if (
+        moved
+        and not (person_id == caller.pk and caller_is_member)
+        and not is_member(project_id=project_id, user_id=person_id)
+    ):
         if shares_a_project(caller, person_id):
             message = "Not a member of the task's project: the project's owner adds members."
         else:

@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from api.serializers import AwareDateTimeField, StrictFieldsMixin, TextField
 from projects.models import Project
-from projects.permissions import projects_visible_to
+from projects.permissions import projects_visible_to, users_sharing_a_project
 from users.models import User
 
 
@@ -15,10 +15,20 @@ class VisibleProjectField(serializers.HyperlinkedRelatedField):
         return projects_visible_to(self.context["request"].user)
 
 
+class PersonField(serializers.HyperlinkedRelatedField):
+    """A user who is a member of a project the caller is a member of (staff: anyone): who the
+    caller may name as a task's person, and who the browsable API's form lists. Anyone else's
+    URL gets the same 400 as a URL that names no one, so the answer does not reveal who exists;
+    task_placement then holds the person to the task's own project."""
+
+    def get_queryset(self) -> QuerySet[User]:
+        return users_sharing_a_project(self.context["request"].user)
+
+
 class RecurrenceField(TextField):
     """An RFC 5545 RRULE, or null (stored as the empty text)."""
 
-    def to_representation(self, value: str) -> str | None:  # type: ignore[override]
+    def to_representation(self, value: str) -> str | None:  # type: ignore[override]  # null for none
         return value or None
 
 
@@ -40,9 +50,8 @@ class TaskSerializer(StrictFieldsMixin, serializers.Serializer):
         help_text="The project the task lives in; defaults to the caller's personal project. "
         "The caller must be its owner or an editor.",
     )
-    person = serializers.HyperlinkedRelatedField(
+    person = PersonField(
         view_name="user-detail",
-        queryset=User.objects.all(),
         required=False,
         help_text="The user the task is assigned to, a member of its project; defaults to the caller.",
     )

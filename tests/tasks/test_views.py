@@ -4,6 +4,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from projects.services import personal_project_id
 from tasks.models import Task
 from tests.helpers.accounts import client_for
 from users.models import User
@@ -17,6 +18,10 @@ def user_url(user: User) -> str:
 
 def task_url(task: Task) -> str:
     return f"http://testserver/tasks/{task.pk}/"
+
+
+def personal_project_url(user: User) -> str:
+    return f"http://testserver/projects/{personal_project_id(user.pk)}/"
 
 
 def make_task(person: User, title: str = "Buy milk", due_to: datetime = DUE, **fields: Any) -> Task:
@@ -131,9 +136,12 @@ def test_detail_shows_the_task(owner: User, owner_client: APIClient) -> None:
         "url": task_url(task),
         "id": task.pk,
         "title": "Buy milk",
+        "project": personal_project_url(owner),
         "person": user_url(owner),
         "due_to": "2030-01-01T12:00:00Z",
         "completed": True,
+        "recurrence": None,
+        "last_completed": None,
         "created": response.json()["created"],
         "updated": response.json()["updated"],
     }
@@ -344,31 +352,60 @@ def test_staff_see_everyones_tasks(owner: User, other: User, staff_client: APICl
     assert staff_client.get(f"/tasks/{tasks[0].pk}/").status_code == 200
 
 
-def test_staff_may_bind_a_task_to_anyone(owner: User, staff_client: APIClient) -> None:
+def test_staff_may_bind_a_task_to_anyone_in_a_project_of_theirs(owner: User, staff_client: APIClient) -> None:
     response = staff_client.post(
-        "/tasks/", {"title": "For owner", "due_to": "2030-01-01T12:00:00Z", "person": user_url(owner)}
+        "/tasks/",
+        {
+            "title": "For owner",
+            "due_to": "2030-01-01T12:00:00Z",
+            "project": personal_project_url(owner),
+            "person": user_url(owner),
+        },
     )
 
     assert response.status_code == 201
     assert response.json()["person"] == user_url(owner)
-    assert Task.objects.get().person == owner
+    assert (Task.objects.get().person, Task.objects.get().project_id) == (
+        owner,
+        personal_project_id(owner.pk),
+    )
+
+
+def test_staff_may_not_bind_a_task_to_someone_outside_its_project(
+    owner: User, staff_client: APIClient
+) -> None:
+    # Without a project the task goes to staff's personal project, where the owner is no member.
+    response = staff_client.post(
+        "/tasks/", {"title": "For owner", "due_to": "2030-01-01T12:00:00Z", "person": user_url(owner)}
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "person": ["Not a member of the task's project: the project's owner adds members."]
+    }
+    assert not Task.objects.exists()
 
 
 def test_staff_may_move_a_task_to_someone_else(owner: User, other: User, staff_client: APIClient) -> None:
     task = make_task(owner)
 
-    response = staff_client.patch(f"/tasks/{task.pk}/", {"person": user_url(other)})
+    response = staff_client.patch(
+        f"/tasks/{task.pk}/", {"project": personal_project_url(other), "person": user_url(other)}
+    )
 
     assert response.status_code == 200
     task.refresh_from_db()
-    assert task.person == other
+    assert (task.person, task.project_id) == (other, personal_project_id(other.pk))
 
 
 def test_a_task_moved_away_disappears_from_its_former_owner(
     owner: User, other: User, staff_client: APIClient, owner_client: APIClient
 ) -> None:
     task = make_task(owner)
-    staff_client.patch(f"/tasks/{task.pk}/", {"person": user_url(other)})
+    moved = staff_client.patch(
+        f"/tasks/{task.pk}/", {"project": personal_project_url(other), "person": user_url(other)}
+    )
+    assert moved.status_code == 200
 
     assert owner_client.get(f"/tasks/{task.pk}/").status_code == 404
     assert client_for(other).get(f"/tasks/{task.pk}/").status_code == 200
@@ -381,7 +418,10 @@ def test_a_task_moved_away_disappears_from_its_former_owner(
 def test_list_query_count_does_not_grow_with_the_page(
     owner: User, owner_client: APIClient, django_assert_num_queries: Any, count: int
 ) -> None:
-    Task.objects.bulk_create(Task(person=owner, title=f"t{n}", due_to=DUE) for n in range(count))
+    project_id = personal_project_id(owner.pk)
+    Task.objects.bulk_create(
+        Task(project_id=project_id, person=owner, title=f"t{n}", due_to=DUE) for n in range(count)
+    )
 
     # 1: the token's user; 2: the page (LIMIT page_size + 1, no COUNT).
     with django_assert_num_queries(2):
@@ -401,8 +441,8 @@ def test_detail_query_count(owner: User, owner_client: APIClient, django_assert_
 
 
 def test_create_query_count(owner: User, owner_client: APIClient, django_assert_num_queries: Any) -> None:
-    # 1: the token's user; 2: the insert.
-    with django_assert_num_queries(2):
+    # 1: the token's user; 2: the caller's personal project, where the task goes; 3: the insert.
+    with django_assert_num_queries(3):
         response = owner_client.post("/tasks/", {"title": "Buy milk", "due_to": "2030-01-01T12:00:00Z"})
 
     assert response.status_code == 201
@@ -441,6 +481,6 @@ def test_steady_state_query_counts_do_not_grow_with_the_page(
             owner_client.get(f"/tasks/?page_size={page_size}")
     with django_assert_num_queries(1):  # the task
         owner_client.get(f"/tasks/{task.pk}/")
-    with django_assert_num_queries(1):  # the insert
+    with django_assert_num_queries(2):  # the caller's personal project; the insert
         response = owner_client.post("/tasks/", {"title": "new", "due_to": "2030-01-01T00:00:00Z"})
     assert response.status_code == 201
