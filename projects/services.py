@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from api.caches import BoundedCache
 from projects.models import PERSONAL_NAME, Membership, Project, Role
 from projects.signals import membership_ended
 from users.models import User
@@ -74,9 +75,20 @@ def personal_projects_backfill() -> None:
         )
 
 
+# user id -> the id of their personal project. Safe to keep for the life of the process: a
+# personal project is never deleted, handed over or made shared while its account lives,
+# and ids are never reused. Saves every create into the personal project a query.
+_personal: BoundedCache[int, int] = BoundedCache("projects.personal", 10_000)
+
+
 def personal_project_id(user_id: int) -> int | None:
-    """The id of the user's personal project (one indexed lookup)."""
-    return Project.objects.filter(owner_id=user_id, personal=True).values_list("id", flat=True).first()
+    """The id of the user's personal project (one indexed lookup, then remembered)."""
+    found = _personal.get(user_id)
+    if found is None:
+        found = Project.objects.filter(owner_id=user_id, personal=True).values_list("id", flat=True).first()
+        if found is not None:
+            _personal.put(user_id, found)
+    return found
 
 
 def project_rename(*, project: Project, name: str) -> Project:

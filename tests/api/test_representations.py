@@ -11,6 +11,7 @@ from drf_spectacular.settings import patched_settings
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
+from projects.models import Project
 from tasks.models import Task
 from tests.helpers.accounts import PASSWORD
 from users.models import User
@@ -200,9 +201,13 @@ def test_create_in_xml_is_the_create_in_json(owner: User, owner_client: APIClien
         "title": "Buy milk",
         "due_to": "2030-01-01T12:30:00Z",
         "completed": "true",
+        "project": f"http://testserver/projects/{created.project_id}/",
         "person": f"http://testserver/users/{owner.pk}/",
+        "recurrence": None,
+        "last_completed": None,
     }
     assert (created.title, created.completed, created.person) == ("Buy milk", True, owner)
+    assert created.project == Project.objects.get(owner=owner, personal=True)
 
 
 def test_xml_text_is_read_as_text_not_guessed_into_types(owner_client: APIClient) -> None:
@@ -251,15 +256,25 @@ def test_a_nil_element_is_null_as_in_json(owner: User, owner_client: APIClient) 
     assert read_xml(as_xml.content) == as_text(as_json.json())
 
 
-def test_only_staff_bind_a_task_to_someone_else_in_xml_too(
+def test_a_task_goes_only_to_a_member_of_its_project_in_xml_too(
     owner: User, other: User, owner_client: APIClient, staff_client: APIClient
 ) -> None:
+    theirs = Project.objects.get(owner=other, personal=True)
     body = xml_body(title="x", due_to=DUE, person=f"http://testserver/users/{other.pk}/")
+    into_theirs = xml_body(
+        title="x",
+        due_to=DUE,
+        project=f"http://testserver/projects/{theirs.pk}/",
+        person=f"http://testserver/users/{other.pk}/",
+    )
 
-    assert send_xml(owner_client, "post", "/tasks/", body).status_code == 400
+    assert send_xml(owner_client, "post", "/tasks/", body).status_code == 400  # not in the owner's project
+    assert send_xml(owner_client, "post", "/tasks/", into_theirs).status_code == 400  # a project not theirs
     assert not Task.objects.exists()
-    assert send_xml(staff_client, "post", "/tasks/", body).status_code == 201
-    assert Task.objects.get().person == other
+    assert (
+        send_xml(staff_client, "post", "/tasks/", into_theirs).status_code == 201
+    )  # staff keep their powers
+    assert (Task.objects.get().person, Task.objects.get().project) == (other, theirs)
 
 
 @pytest.mark.django_db
@@ -468,7 +483,8 @@ def test_xml_reads_and_writes_make_no_more_queries(
     owner: User, owner_client: APIClient, django_assert_num_queries: Any
 ) -> None:
     task = make_task(owner)
-    owner_client.get("/tasks/")  # warms this process's memo of the caller's session
+    # Warms this process's memos of the caller's session and personal project.
+    owner_client.post("/tasks/", {"title": "warm", "due_to": DUE})
 
     with django_assert_num_queries(1):  # the page
         owner_client.get("/tasks/", HTTP_ACCEPT=XML)

@@ -261,3 +261,14 @@ def test_ending_a_membership_twice_ends_it_once(team: Team, ended: list[tuple[in
     with pytest.raises(ProjectRuleError, match="any more"):
         member_set_role(membership=viewer, role=Role.EDITOR)
     assert "viewer" not in roles_in(team.project)
+
+
+def test_the_personal_project_is_looked_up_once_per_process(
+    owner: User, django_assert_num_queries: Any
+) -> None:
+    with django_assert_num_queries(1):
+        first = personal_project_id(owner.pk)
+    with django_assert_num_queries(0):
+        again = personal_project_id(owner.pk)
+
+    assert first == again == Project.objects.get(owner=owner, personal=True).pk
