@@ -70,7 +70,7 @@ class Command(BaseCommand):
         # One INSERT executed over prepared rows: bulk_create builds and validates a model
         # instance per row and ran at about a sixth of the speed here.
         meta = Task._meta
-        names = ["title", "project", "person", "due_to", "completed", "created", "updated"]
+        names = ["title", "project", "person", "due_to", "completed", "recurrence", "created", "updated"]
         quote = connection.ops.quote_name
         columns = ", ".join(quote(str(meta.get_field(name).column)) for name in names)  # type: ignore[union-attr]
         # Identifiers come from the model, values are bound parameters.
@@ -93,6 +93,7 @@ class Command(BaseCommand):
                         *placements[n * len(placements) // count],
                         dues[rng.randrange(pool)],
                         rng.random() < 0.2,
+                        "",  # no recurrence: the column has no database default
                         stamp,
                         stamp,
                     )
