@@ -62,6 +62,18 @@ def test_each_task_is_a_vtodo_with_its_fields(owner: User, owner_feed: dict[str,
     assert str(todo["URL"]) == f"http://testserver/tasks/{task.pk}/"
 
 
+def test_a_recurring_task_is_a_vtodo_with_its_rule_and_start(owner: User, owner_feed: dict[str, Any]) -> None:
+    task = make_task(owner, "Water", recurrence="FREQ=MONTHLY;BYDAY=-1FR")
+    once = make_task(owner, "Once")
+
+    found = todos(read_feed(feed_path(owner_feed))[1])
+
+    todo = found[uid(task)]
+    assert todo["RRULE"].to_ical() == b"FREQ=MONTHLY;BYDAY=-1FR"
+    assert todo.decoded("DTSTART") == todo.decoded("DUE") == DUE
+    assert "RRULE" not in found[uid(once)]
+
+
 def test_the_calendar_is_named_after_the_feed_or_its_owner(owner: User, owner_client: APIClient) -> None:
     named, unnamed = create_feed(owner_client, name="Work phone"), create_feed(owner_client)
 
