@@ -6,7 +6,7 @@ A task's ``recurrence`` is the value of an RRULE property (RFC 5545 §3.8.5.3) w
 
 What a rule may be, and why:
 
-- The grammar of §3.3.10, exactly: FREQ once and first-class, every other part at most once,
+- The grammar of §3.3.10, exactly: FREQ required, every part at most once,
   not both UNTIL and COUNT, each number in its range, and none of the parts §3.3.10 forbids
   with the frequency (BYWEEKNO other than YEARLY, BYYEARDAY other than YEARLY, BYMONTHDAY
   with WEEKLY, a numbered BYDAY other than MONTHLY or YEARLY or beside BYWEEKNO, BYSETPOS
@@ -24,8 +24,10 @@ What a rule may be, and why:
   per INTERVAL): a rule that never occurs (``FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30``, which
   §3.3.10 lets through: invalid dates are ignored) or occurs only beyond it has no next
   occurrence, found in bounded work. dateutil alone would look until the year 9999
-  (seconds of work for a daily rule; dateutil issues #1094, #1393). So INTERVAL is refused
-  when one interval does not fit in the horizon, and COUNT is at most ``MAX_COUNT``.
+  (seconds of work for a daily rule; dateutil issues #1094, #1393), so it is asked for one
+  month or year at a time (``_month_or_year()``). INTERVAL is refused when one interval does
+  not fit in the horizon (it could never recur), and COUNT is at most ``MAX_COUNT``; what
+  COUNT counts is ``completion()``'s.
 - UNTIL is a UTC date-time (``20301231T235959Z``): §3.3.10 wants UNTIL of DTSTART's value
   type, and ``due_to`` is a UTC date-time.
 
@@ -414,7 +416,9 @@ def _month_or_year(rule: Rule, anchor: date) -> Expansion:
 
 def occurrence_after(rule: Rule, *, start: datetime) -> datetime | None:
     """The rule's first occurrence after ``start`` (its DTSTART), within HORIZON_DAYS and
-    UNTIL; None if there is none. COUNT is not read: see ``completion()``.
+    UNTIL; None if there is none. COUNT is not read: see ``completion()``. Every part is read
+    in UTC, and the occurrence is at ``start``'s time of day in UTC (see the module's
+    docstring).
 
     Each period of the rule in the horizon is expanded at most once (see
     ``_period_starts()``), so a rule that never occurs costs a bounded number of steps.

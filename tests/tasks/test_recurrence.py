@@ -387,18 +387,18 @@ def dateutil_series(rule_text: str, start: datetime) -> Iterator[datetime]:
 
 
 def test_completions_walk_the_series_dateutil_reads_from_the_first_start() -> None:
-    # Starts in the last century of the calendar: dateutil looks for a rare rule's next
-    # occurrence until the year 9999, which is then at most a century away.
+    # Starts in the calendar's last decades: dateutil looks for a rare rule's next occurrence
+    # until the year 9999, which is then at most 60 years away.
     rng = random.Random(20300107)
     compared = 0
-    for _ in range(600):
+    for _ in range(400):
         rule = random_rule(rng)
         try:
             recurrence_parse(rule)
         except RecurrenceError:
             continue  # a combination §3.3.10 forbids (tested above)
         start = datetime(
-            rng.randint(9900, 9940), rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23), tzinfo=UTC
+            rng.randint(9940, 9960), rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23), tzinfo=UTC
         )
         ours = chain(rule, start, 8)
         theirs = list(itertools.islice(dateutil_series(rule, start), len(ours) + 1))
@@ -407,7 +407,7 @@ def test_completions_walk_the_series_dateutil_reads_from_the_first_start() -> No
             last = ours[-1] if ours else start
             assert theirs[len(ours)] - last > timedelta(days=HORIZON_DAYS - 366), (rule, start)
         compared += 1
-    assert compared > 500
+    assert compared > 330
 
 
 # Through the API
