@@ -25,7 +25,7 @@ def _validate(task: Task) -> None:
         errors = exc.message_dict
     # The recurrence rule, checked and put in its stored form (the model's field has no
     # validator: its rules are tasks.recurrence's).
-    if task.recurrence:
+    if task.recurrence and "recurrence" not in errors:  # not a second message for one too long
         try:
             task.recurrence = recurrence_text(task.recurrence)
         except RecurrenceError as exc:
