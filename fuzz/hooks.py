@@ -28,6 +28,8 @@ PASSWORD = os.environ["FUZZ_PASSWORD"]
 
 # The fuzzed user's own URL, the one ``person`` a non-staff caller may give (see log_in()).
 caller = {"url": ""}
+# A rule every task takes (see positive_only_server_values()).
+RECURRENCE = "FREQ=WEEKLY;BYDAY=MO"
 _unique = itertools.count(1)
 
 
@@ -112,6 +114,9 @@ def positive_only_server_values(context: HookContext, case: Case) -> Case:
     - ``person`` of a task: a non-staff caller may name only themselves (anyone else is the
       400 of a URL that names nobody, so the answer does not tell who exists).
     - ``username`` of PUT and PATCH /users/{id}/: it must be free; a taken one is a 400.
+    - ``recurrence`` of a task, and of each task of an import: an RFC 5545 RRULE, whose
+      grammar and rules (tasks.recurrence) no schema pattern states; positive cases send one
+      the server takes.
     Everything else the case carries is left as generated.
     """
     meta = case.meta
@@ -120,6 +125,10 @@ def positive_only_server_values(context: HookContext, case: Case) -> Case:
     path, method = case.operation.path, case.method.upper()
     if isinstance(case.query, dict):
         case.query.pop("cursor", None)
+    if path.startswith("/tasks/"):
+        for task in case.body if isinstance(case.body, list) else [case.body]:
+            if isinstance(task, dict) and isinstance(task.get("recurrence"), str):
+                task["recurrence"] = RECURRENCE
     if not isinstance(case.body, dict):
         return case
     if path.startswith("/tasks/") and "person" in case.body and caller["url"]:

@@ -11,6 +11,7 @@ from projects.models import Project
 from projects.permissions import is_member
 from tasks.models import Task
 from tasks.permissions import tasks_visible_to
+from tasks.recurrence import RecurrenceError, recurrence_text
 
 
 def _project_id(value: str) -> int | None:
@@ -62,6 +63,17 @@ class TaskAdminForm(forms.ModelForm):
         ):
             self.add_error("person", "Not a member of the task's project: add them to it first.")
         return data
+
+    def clean_recurrence(self) -> str:
+        """The rule checked as the API checks it (the model's field has no validator: its
+        rules are tasks.recurrence's)."""
+        rule = self.cleaned_data["recurrence"]
+        if not rule:
+            return ""
+        try:
+            return recurrence_text(rule)
+        except RecurrenceError as exc:
+            raise forms.ValidationError(str(exc)) from exc
 
 
 @admin.register(Task)

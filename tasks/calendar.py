@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from icalendar import Calendar, Todo, vText
+from icalendar import Calendar, Todo, vRecur, vText
+
+from tasks.recurrence import RecurrenceError, recurrence_text
 
 PRODID = "-//taskservice//tasks//EN"
 MEDIA_TYPE = "text/calendar"
@@ -32,6 +34,17 @@ def _instant(value: str) -> datetime:
     return datetime.fromisoformat(value).astimezone(UTC)
 
 
+def _rule(recurrence: str | None) -> str | None:
+    """The RRULE value of a task's recurrence, or None: also for a rule that no longer reads
+    as one (written by hand in a shell), which must not break the calendar it is in."""
+    if not recurrence:
+        return None
+    try:
+        return recurrence_text(recurrence)
+    except RecurrenceError:
+        return None
+
+
 def task_uid(task_id: int) -> str:
     """Stable for the task's whole life, whatever URL or representation it was read through
     (RFC 5545 §3.8.4.7), so a calendar app updates the to-do instead of adding another."""
@@ -39,14 +52,24 @@ def task_uid(task_id: int) -> str:
 
 
 def task_todo(task: Mapping[str, Any]) -> Todo:
-    """The VTODO of a task given as its JSON (``url``, ``id``, ``title``, ``due_to``, ...)."""
+    """The VTODO of a task given as its JSON (``url``, ``id``, ``title``, ``due_to``, ...); a
+    recurring task's with its RRULE and a DTSTART."""
     todo = Todo()
     todo.add("uid", task_uid(task["id"]))
     updated = _instant(task["updated"])
     # DTSTAMP is when this description of the to-do last changed (§3.8.7.2, with METHOD absent).
     todo.add("dtstamp", updated)
     todo.add("summary", _text(task["title"]))
-    todo.add("due", _instant(task["due_to"]))
+    due = _instant(task["due_to"])
+    todo.add("due", due)
+    rule = _rule(task.get("recurrence"))
+    if rule is not None:
+        # The occurrences of a recurring to-do start at DTSTART, which counts as the first
+        # (RFC 5545 §3.8.5.3), and each keeps the DUE - DTSTART of the first: DTSTART is DUE
+        # (§3.8.2.3 allows DUE equal to DTSTART), so each occurrence is due when it starts,
+        # and a COUNT counts from the one due now (tasks.recurrence.completion()).
+        todo.add("dtstart", due)
+        todo.add("rrule", vRecur.from_ical(rule))
     todo.add("status", "COMPLETED" if task["completed"] else "NEEDS-ACTION")
     todo.add("created", _instant(task["created"]))
     todo.add("last-modified", updated)

@@ -10,8 +10,9 @@ The members:
 - ``tasks.json``: a JSON array of the tasks, each exactly as ``GET /tasks/{id}/`` answers it.
 - ``tasks.csv``: RFC 4180 (comma separated, CRLF line ends), every cell quoted, UTF-8
   without a byte order mark, a header row, then one task per row with the task JSON's
-  fields as columns (``completed`` is ``true`` or ``false``). ``POST /tasks/import/`` reads
-  it back. A title that a spreadsheet would run as a formula (one starting with ``=``,
+  fields as columns (``completed`` is ``true`` or ``false``; ``recurrence`` the RRULE, and
+  ``recurrence`` and ``last_completed`` empty for null). ``POST /tasks/import/`` reads it
+  back. A title that a spreadsheet would run as a formula (one starting with ``=``,
   ``+``, ``-``, ``@``, a tab or a carriage return) is written with a ``'`` in front, which
   spreadsheets take as "this cell is text" (OWASP's advice against CSV injection); so
   that the import can undo it exactly, a title already starting with ``'`` gets one more.
@@ -19,7 +20,8 @@ The members:
   spreadsheet that splits on those (``;`` is the separator in many locales) and sees
   quotes only at a cell's start would start a cell there, quoting or not. The import
   removes one ``'`` from each of those places.
-- ``tasks.ics``: the tasks as RFC 5545 VTODOs, the same bytes tasks.calendar writes.
+- ``tasks.ics``: the tasks as RFC 5545 VTODOs, the same bytes tasks.calendar writes (a
+  recurring task's with its RRULE and DTSTART).
 """
 
 import csv
@@ -47,7 +49,18 @@ ROWS_PER_FETCH = 500
 # memory flat, large enough that the compressors and the server are not called per task.
 PIECE_BYTES = 64 * 1024
 
-CSV_COLUMNS = ("url", "id", "title", "person", "due_to", "completed", "created", "updated")
+CSV_COLUMNS = (
+    "url",
+    "id",
+    "title",
+    "person",
+    "due_to",
+    "completed",
+    "recurrence",
+    "last_completed",
+    "created",
+    "updated",
+)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TEXT_MARK = "'"
 # Where some spreadsheet may start a cell inside a title: its start, and after each
@@ -122,6 +135,10 @@ def csv_parts(tasks: Iterable[Mapping[str, Any]]) -> Iterator[bytes]:
                 task["person"],
                 task["due_to"],
                 "true" if task["completed"] else "false",
+                # The rule in its stored form: letters, digits and + - , ; = only, starting
+                # with FREQ, so neither a formula nor one after a ; (see csv_title()).
+                task["recurrence"] or "",
+                task["last_completed"] or "",
                 task["created"],
                 task["updated"],
             )
@@ -136,7 +153,7 @@ def csv_parts(tasks: Iterable[Mapping[str, Any]]) -> Iterator[bytes]:
 # tasks.ics. tasks.calendar writes a VTODO through icalendar's object model: about 200 us a
 # task, four times that while tracemalloc watches, so most of a large export's time (100,000
 # tasks: 20 s, and twice that for a tar). Most tasks need none of what that model is for
-# (escaping, folding, replacing control characters): those VTODOs are written here
+# (escaping, folding, replacing control characters, a recurrence): those VTODOs are written here
 # directly, and every other one goes through task_todo(). tests/tasks/test_export.py holds
 # the result to tasks.calendar's bytes.
 
@@ -164,7 +181,10 @@ def _plain_line(name: str, value: str) -> str | None:
 
 
 def vtodo(task: Mapping[str, Any]) -> bytes:
-    """``task_todo(task).to_ical()``, faster for the tasks that need no escaping or folding."""
+    """``task_todo(task).to_ical()``, faster for the tasks that need no escaping or folding
+    and do not recur."""
+    if task.get("recurrence"):
+        return task_todo(task).to_ical()
     summary = _plain_line("SUMMARY", task["title"])
     uid = _plain_line("UID", task_uid(task["id"]))
     url = _plain_line("URL", task["url"]) if task.get("url") else ""

@@ -1,11 +1,14 @@
 """Tasks read back from an export's ``tasks.json`` or ``tasks.csv``: all of them, or none.
 
 Every row is validated as ``POST /tasks/`` validates a task (a title of 1 to 100
-characters, a ``due_to`` with its offset, ``completed`` true or false, no unknown field);
-if any row is refused nothing is written, and the answer lists each refusal. Rows are
-imported as the caller's own tasks, staff included: ``url``, ``id``, ``person``,
+characters, a ``due_to`` with its offset, ``completed`` true or false, a ``recurrence``
+rule as tasks.recurrence takes it, or none; no unknown field); if any row is refused
+nothing is written, and the answer lists each refusal. Rows are imported as the caller's
+own tasks, staff included: ``url``, ``id``, ``project``, ``person``, ``last_completed``,
 ``created`` and ``updated`` are accepted, so that an export goes back in as it is, and
-ignored. The tasks get new ids, and importing one file twice makes each task twice.
+ignored. A recurring task comes back as it was exported, due at the same occurrence, with
+the same rule; a completed one (a series that ended) stays completed. The tasks get new
+ids, and importing one file twice makes each task twice.
 
 Rows are numbered from 1: row 1 is the first element of the JSON array, or the first line
 after the CSV's header.
@@ -34,7 +37,7 @@ MAX_TASKS = 10_000
 # by, and a bound on the answer, which a body of small bad rows could otherwise blow up.
 MAX_LISTED = 1_000
 CSV_REQUIRED = ("title", "due_to")
-CSV_READ = ("title", "due_to", "completed")
+CSV_READ = ("title", "due_to", "completed", "recurrence")
 # As the export writes them, and as spreadsheets write them back (TRUE, FALSE).
 CSV_BOOLEANS = {"true": True, "false": False}
 
@@ -151,8 +154,8 @@ class TaskCSVParser(BaseParser):
     """``text/csv`` as tasks.csv writes it: UTF-8 (a byte order mark is allowed, as
     spreadsheets write one), a header row naming known columns in any order, with at least
     ``title`` and ``due_to``; then one task per row. The parsed data is a list of rows with
-    ``title``, ``due_to`` and, when its cell is not empty, ``completed`` (``true`` and
-    ``false``, in any case, are the booleans).
+    ``title``, ``due_to`` and, when their cells are not empty, ``completed`` (``true`` and
+    ``false``, in any case, are the booleans) and ``recurrence`` (an empty cell is none).
 
     What is wrong with the file rather than with a task is a 400 naming the line: another
     encoding, NUL characters, broken quoting, a row with more or fewer cells than the header.
@@ -195,6 +198,8 @@ class TaskCSVParser(BaseParser):
             completed = cells.pop("completed", "")
             if completed:  # anything but true or false is left for the row's validation to refuse
                 cells["completed"] = CSV_BOOLEANS.get(completed.lower(), completed)
+            if not cells.get("recurrence", True):
+                del cells["recurrence"]  # empty: the task does not recur
             rows.append(cells)
             if len(rows) > MAX_TASKS:
                 break  # enough to know it is too many

@@ -1,9 +1,12 @@
+from typing import Any
+
 from django.db.models import QuerySet
 from rest_framework import serializers
 
 from api.serializers import AwareDateTimeField, StrictFieldsMixin, TextField
 from projects.models import Project
 from projects.permissions import projects_visible_to, users_sharing_a_project
+from tasks.recurrence import EXAMPLE, HORIZON_YEARS, MAX_COUNT, MAX_LENGTH, RecurrenceError, recurrence_text
 from users.models import User
 
 
@@ -26,10 +29,32 @@ class PersonField(serializers.HyperlinkedRelatedField):
 
 
 class RecurrenceField(TextField):
-    """An RFC 5545 RRULE, or null (stored as the empty text)."""
+    """An RFC 5545 RRULE, or null (stored as the empty text); checked and put in its stored
+    form by tasks.recurrence."""
+
+    default_error_messages = {"blank": f"Give a rule, e.g. {EXAMPLE}, or null for none."}
+
+    def to_internal_value(self, data: Any) -> str:
+        try:
+            return recurrence_text(super().to_internal_value(data))
+        except RecurrenceError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
 
     def to_representation(self, value: str) -> str | None:  # type: ignore[override]  # null for none
         return value or None
+
+
+RECURRENCE_HELP = (
+    f"An RFC 5545 RRULE value, e.g. {EXAMPLE}, or null for none (with or without RRULE:, in any "
+    "case; answered in upper case, FREQ first). Its start (DTSTART) is due_to, and it is read in "
+    "UTC: BYDAY=MO is a Monday in UTC. FREQ is DAILY, WEEKLY, MONTHLY or YEARLY; BYHOUR, "
+    "BYMINUTE and BYSECOND are refused (the time of day is due_to's), and so is a DTSTART; "
+    f"UNTIL is a UTC date-time (20301231T235959Z); COUNT (at most {MAX_COUNT}) is the number of "
+    "occurrences left, this one included, and goes down by one at each completion. Completing "
+    "the task moves due_to to the next occurrence after it, looked for within "
+    f"{HORIZON_YEARS} years (so INTERVAL is at most {HORIZON_YEARS} years' worth), and leaves it "
+    "open; when there is none, the task is completed."
+)
 
 
 class TaskSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -58,16 +83,16 @@ class TaskSerializer(StrictFieldsMixin, serializers.Serializer):
     due_to = AwareDateTimeField(help_text="ISO 8601 with an offset; answered in UTC with Z.")
     completed = serializers.BooleanField(
         required=False,
-        help_text="Completing a recurring task moves due_to to its next occurrence and leaves it open.",
+        help_text="Completing a recurring task (from false to true) moves due_to to its next "
+        "occurrence and leaves it open; see recurrence. A task created completed is stored so.",
     )
     recurrence = RecurrenceField(
-        required=False,
-        allow_null=True,
-        max_length=255,
-        help_text="An RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=MO, or null.",
+        required=False, allow_null=True, max_length=MAX_LENGTH, help_text=RECURRENCE_HELP
     )
     last_completed = serializers.DateTimeField(
-        read_only=True, allow_null=True, help_text="When a recurring task was last completed."
+        read_only=True,
+        allow_null=True,
+        help_text="When a recurring task was last completed (null for a task that does not recur).",
     )
     created = serializers.DateTimeField(read_only=True)
     updated = serializers.DateTimeField(read_only=True)

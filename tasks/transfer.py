@@ -65,8 +65,9 @@ ARCHIVE_DESCRIPTION = (
     "the tasks as the API shows them), tasks.csv (RFC 4180, UTF-8, a header row, every cell "
     "quoted; where a title starts, or goes on after a ; a tab or a line break, with = + - @, a "
     "tab or a carriage return, a ' is written in front so that spreadsheets do not run it, as "
-    "before a ' there, and the import removes one ' from each such place) and tasks.ics "
-    "(RFC 5545 VTODOs)."
+    "before a ' there, and the import removes one ' from each such place; recurrence and "
+    "last_completed are empty for null) and tasks.ics (RFC 5545 VTODOs; a recurring task's with "
+    "its RRULE and a DTSTART, its due_to)."
 )
 
 
@@ -131,7 +132,8 @@ class ImportedSerializer(serializers.Serializer):
 CSV_BODY = {
     "type": "string",
     "description": "An export's tasks.csv: UTF-8, a header row naming the columns (title and "
-    "due_to at least; completed, true or false in any case, empty for false; and url, id, person, "
+    "due_to at least; completed, true or false in any case, empty for false; recurrence, an "
+    "RRULE as POST /tasks/ takes it, empty for none; and url, id, person, last_completed, "
     "created and updated, which are ignored), then one task per row. One ' is removed from the "
     "start of every title and after each ; tab or line break in it (see the export).",
 }
@@ -146,8 +148,9 @@ class TaskImportView(APIView):
         summary="Import tasks from an export's tasks.json or tasks.csv",
         description=(
             f"Creates a task for the caller from every row (at most {MAX_TASKS}: 413 beyond), or none. Each row is "
-            "validated as POST /tasks/ validates a task; url, id, person, created and updated are "
-            "accepted and ignored: the tasks are the caller's (staff too), with new ids. If any row "
+            "validated as POST /tasks/ validates a task (recurrence included); url, id, project, person, "
+            "last_completed, created and updated are accepted and ignored: the tasks are the caller's "
+            "(staff too), with new ids. If any row "
             "is refused nothing is created, and the 400 lists each refusal (row, field, message)."
         ),
         request={
@@ -157,7 +160,8 @@ class TaskImportView(APIView):
         examples=[
             OpenApiExample(
                 "tasks.csv",
-                value="title,due_to,completed\r\nBuy milk,2030-01-01T12:00:00Z,false\r\n",
+                value="title,due_to,completed,recurrence\r\nBuy milk,2030-01-01T12:00:00Z,false,\r\n"
+                "Water the plants,2030-01-07T09:30:00Z,false,FREQ=WEEKLY;BYDAY=MO\r\n",
                 media_type="text/csv",
                 request_only=True,
             )

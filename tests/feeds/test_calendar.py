@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from feeds.models import Feed
 from feeds.services import feed_create
+from projects.services import personal_project_id
 from tasks.calendar import task_uid
 from tasks.models import Task
 from tests.helpers.accounts import client_for
@@ -59,6 +60,18 @@ def test_each_task_is_a_vtodo_with_its_fields(owner: User, owner_feed: dict[str,
     assert todo.decoded("DUE") == DUE
     assert str(todo["STATUS"]) == "COMPLETED"
     assert str(todo["URL"]) == f"http://testserver/tasks/{task.pk}/"
+
+
+def test_a_recurring_task_is_a_vtodo_with_its_rule_and_start(owner: User, owner_feed: dict[str, Any]) -> None:
+    task = make_task(owner, "Water", recurrence="FREQ=MONTHLY;BYDAY=-1FR")
+    once = make_task(owner, "Once")
+
+    found = todos(read_feed(feed_path(owner_feed))[1])
+
+    todo = found[uid(task)]
+    assert todo["RRULE"].to_ical() == b"FREQ=MONTHLY;BYDAY=-1FR"
+    assert todo.decoded("DTSTART") == todo.decoded("DUE") == DUE
+    assert "RRULE" not in found[uid(once)]
 
 
 def test_the_calendar_is_named_after_the_feed_or_its_owner(owner: User, owner_client: APIClient) -> None:
@@ -296,7 +309,10 @@ def test_deleting_the_owner_deletes_the_feed(
 def test_a_feed_read_costs_three_queries_however_many_tasks(
     owner: User, owner_feed: dict[str, Any], django_assert_num_queries: Any
 ) -> None:
-    Task.objects.bulk_create(Task(person=owner, title=f"t{n}", due_to=DUE) for n in range(50))
+    project_id = personal_project_id(owner.pk)  # bulk_create() skips Task.save(), which would find it
+    Task.objects.bulk_create(
+        Task(person=owner, project_id=project_id, title=f"t{n}", due_to=DUE) for n in range(50)
+    )
 
     # 1: the feed and its owner, by the secret's digest; 2: its last_used; 3: the tasks,
     # read while the body is written.

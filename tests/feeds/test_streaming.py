@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from feeds.selectors import CHUNK_ROWS
 from feeds.services import feed_create
+from projects.services import personal_project_id
 from tasks.models import Task
 from users.models import User
 
@@ -18,8 +19,12 @@ DUE = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def add_tasks(person: User, count: int) -> None:
+    project_id = personal_project_id(person.pk)  # bulk_create() skips Task.save(), which would find it
     Task.objects.bulk_create(
-        (Task(person=person, title=f"task {n}", due_to=DUE + timedelta(minutes=n)) for n in range(count)),
+        (
+            Task(person=person, project_id=project_id, title=f"task {n}", due_to=DUE + timedelta(minutes=n))
+            for n in range(count)
+        ),
         batch_size=5000,
     )
 

@@ -1,8 +1,12 @@
 """The task admin: each task's project shown and filtered by, and a person who is a member of it."""
 
+from typing import Any
+
 import pytest
 from django.test import Client
 
+from projects.services import personal_project_id
+from tasks.admin import TaskAdminForm
 from tasks.models import Task
 from tests.helpers.accounts import PASSWORD
 from tests.helpers.projects import DUE, Team, make_team, personal_project
@@ -114,3 +118,37 @@ def test_the_form_takes_a_member_as_person(team: Team, admin_client: Client) -> 
 
     assert response.status_code == 302
     assert Task.objects.get(pk=team.task.pk).person == team.people["viewer"]
+
+
+# The recurrence rule is checked in the admin as the API checks it
+
+
+def recurrence_form(owner: User, recurrence: str) -> TaskAdminForm:
+    data: dict[str, Any] = {
+        "title": "Water",
+        "person": owner.pk,
+        "project": personal_project_id(owner.pk),
+        "due_to": "2030-01-07 09:30:00",
+        "recurrence": recurrence,
+    }
+    return TaskAdminForm(data=data)
+
+
+def test_a_rule_is_stored_in_its_stored_form(owner: User) -> None:
+    checked = recurrence_form(owner, "freq=weekly;byday=mo")
+
+    assert checked.is_valid(), checked.errors
+    assert checked.cleaned_data["recurrence"] == "FREQ=WEEKLY;BYDAY=MO"
+
+
+def test_a_rule_the_api_refuses_is_refused(owner: User) -> None:
+    checked = recurrence_form(owner, "FREQ=HOURLY")
+
+    assert checked.errors["recurrence"] == ["FREQ=HOURLY is not taken: a task recurs at most daily."]
+
+
+def test_no_rule_is_none(owner: User) -> None:
+    checked = recurrence_form(owner, "")
+
+    assert checked.is_valid(), checked.errors
+    assert checked.cleaned_data["recurrence"] == ""

@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from dateutil.rrule import rrulestr
 from icalendar import Calendar
 from rest_framework.test import APIClient
 
+from projects.services import personal_project_id
 from tasks.calendar import calendar_bytes
 from tasks.models import Task
 from tasks.renderers import CALENDAR_NAME
@@ -190,11 +192,59 @@ def test_control_characters_are_replaced_and_the_calendar_still_parses(
     assert str(todo["SUMMARY"]) == "tab\tbell\ufffd escape\ufffd delete\ufffd"
 
 
+def test_a_recurring_task_carries_its_rule_from_its_due_date(owner: User, owner_client: APIClient) -> None:
+    # 2030-01-07 is a Monday.
+    created = owner_client.post(
+        "/tasks/",
+        {"title": "Water", "due_to": "2030-01-07T09:30:00Z", "recurrence": "freq=weekly;byday=mo,th;count=4"},
+        format="json",
+    ).json()
+    make_task(owner, "Once")
+
+    by_summary = {str(todo["SUMMARY"]): todo for todo in todos(read(owner_client, "/tasks/").content)}
+
+    todo = by_summary["Water"]
+    assert todo["RRULE"].to_ical() == b"FREQ=WEEKLY;COUNT=4;BYDAY=MO,TH"
+    # RFC 5545 §3.8.5.3: the occurrences start at DTSTART; each is due when it starts.
+    assert todo.decoded("DTSTART") == todo.decoded("DUE") == datetime(2030, 1, 7, 9, 30, tzinfo=UTC)
+    assert "RRULE" not in by_summary["Once"]
+    assert "DTSTART" not in by_summary["Once"]
+    # A calendar app expands it to the dates completing the task goes through.
+    expanded = list(rrulestr(todo["RRULE"].to_ical().decode(), dtstart=todo.decoded("DTSTART")))
+    due_dates = [datetime.fromisoformat(created["due_to"])]
+    for _ in range(5):
+        answer = owner_client.patch(created["url"], {"completed": True}, format="json").json()
+        if answer["completed"]:
+            break
+        due_dates.append(datetime.fromisoformat(answer["due_to"]))
+    assert expanded == due_dates
+    # Its last occurrence completed, the task is completed, due then, with the COUNT of that one.
+    [after] = [t for t in todos(read(owner_client, "/tasks/").content) if str(t["SUMMARY"]) == "Water"]
+    assert after["RRULE"].to_ical() == b"FREQ=WEEKLY;COUNT=1;BYDAY=MO,TH"
+    assert after.decoded("DTSTART") == expanded[-1]
+    assert str(after["STATUS"]) == "COMPLETED"
+
+
+def test_a_stored_rule_that_does_not_read_leaves_the_rule_out_and_the_calendar_whole(
+    owner: User, owner_client: APIClient
+) -> None:
+    make_task(owner, "Hand-written", recurrence="FREQ=HOURLY;BYHOUR=1\r\nX:Y")  # a shell, not the API
+
+    [todo] = todos(read(owner_client, "/tasks/").content)
+
+    assert str(todo["SUMMARY"]) == "Hand-written"
+    assert "RRULE" not in todo
+    assert "DTSTART" not in todo
+
+
 @pytest.mark.parametrize("count", [1, 50])
 def test_the_calendar_makes_no_more_queries_than_the_json(
     owner: User, owner_client: APIClient, django_assert_num_queries: Any, count: int
 ) -> None:
-    Task.objects.bulk_create(Task(person=owner, title=f"t{n}", due_to=DUE) for n in range(count))
+    project_id = personal_project_id(owner.pk)  # bulk_create() skips Task.save(), which would find it
+    Task.objects.bulk_create(
+        Task(person=owner, project_id=project_id, title=f"t{n}", due_to=DUE) for n in range(count)
+    )
 
     # 1: the token's user; 2: the page (LIMIT page_size + 1, no COUNT).
     with django_assert_num_queries(2):

@@ -22,6 +22,7 @@ from django.db.models import CharField, Value
 from django.db.models.functions import MD5, Cast, Concat
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from icalendar import Calendar
 from rest_framework.test import APIClient
 
 from tasks import exports
@@ -31,6 +32,7 @@ from tests.helpers.accounts import client_for
 from users.models import User
 
 MEMBERS = ["tasks.json", "tasks.csv", "tasks.ics"]
+HEADER = '"url","id","title","person","due_to","completed","recurrence","last_completed","created","updated"'
 ARCHIVES = ["zip", "tar.gz"]
 DUE = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 # Titles that take every path through the three writers: quoting, formula guards, TEXT
@@ -79,6 +81,16 @@ def api_tasks(client: APIClient) -> list[dict[str, Any]]:
     return client.get("/tasks/?ordering=id&page_size=1000").json()["results"]  # type: ignore[no-any-return]
 
 
+# Rules for some of the tasks: none, short, and one long enough for its RRULE line to fold.
+RECURRENCES = [
+    "",
+    "FREQ=WEEKLY;BYDAY=MO",
+    "",
+    "FREQ=MONTHLY;UNTIL=20351231T235959Z;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1;WKST=SU",
+    "FREQ=DAILY;COUNT=3",
+]
+
+
 @pytest.fixture
 def tasks(owner: User, other: User, staff: User) -> list[Task]:
     Task.objects.create(person=other, title="Other's task", due_to=DUE)
@@ -89,6 +101,8 @@ def tasks(owner: User, other: User, staff: User) -> list[Task]:
             title=title,
             due_to=DUE + timedelta(days=n, microseconds=n * 1001),
             completed=n % 2 == 1,
+            recurrence=RECURRENCES[n % len(RECURRENCES)],
+            last_completed=DUE - timedelta(days=1) if RECURRENCES[n % len(RECURRENCES)] else None,
         )
         for n, title in enumerate(TITLES)
     ]
@@ -128,7 +142,7 @@ def test_tasks_csv_has_a_header_and_a_row_per_task(
 ) -> None:
     exported = export(owner_client, archive)["tasks.csv"].decode("utf-8")
 
-    assert exported.startswith('"url","id","title","person","due_to","completed","created","updated"\r\n')
+    assert exported.startswith(f"{HEADER}\r\n")
     rows = list(csv.DictReader(io.StringIO(exported, newline="")))
     expected = [
         {
@@ -138,11 +152,15 @@ def test_tasks_csv_has_a_header_and_a_row_per_task(
             "person": task["person"],
             "due_to": task["due_to"],
             "completed": "true" if task["completed"] else "false",
+            "recurrence": task["recurrence"] or "",
+            "last_completed": task["last_completed"] or "",
             "created": task["created"],
             "updated": task["updated"],
         }
         for task in api_tasks(owner_client)
     ]
+    assert {row["recurrence"] for row in rows} == set(RECURRENCES)
+    assert "2029-12-31T12:00:00Z" in {row["last_completed"] for row in rows}
     for row in expected:  # the formula guard: see test_titles_a_spreadsheet_would_run_get_a_quote
         if row["title"][0] in "=+-@'":
             row["title"] = "'" + row["title"]
@@ -156,6 +174,20 @@ def test_tasks_ics_is_the_calendar_of_the_callers_tasks(
     exported = export(owner_client, archive)["tasks.ics"]
 
     assert exported == calendar_bytes(api_tasks(owner_client), name="Tasks of owner")
+
+
+def test_tasks_ics_carries_each_rule_with_its_start(owner_client: APIClient, tasks: list[Task]) -> None:
+    todos = Calendar.from_ical(export(owner_client, "zip")["tasks.ics"]).walk("VTODO")
+
+    assert len(todos) == len(tasks)
+    for task, todo in zip(tasks, todos, strict=True):
+        if task.recurrence:
+            # The rule as stored; its occurrences start at DTSTART, which is the DUE of the first.
+            assert todo["RRULE"].to_ical().decode() == task.recurrence
+            assert todo.decoded("DTSTART") == todo.decoded("DUE") == task.due_to.replace(microsecond=0)
+        else:
+            assert "RRULE" not in todo
+            assert "DTSTART" not in todo
 
 
 def test_titles_a_spreadsheet_would_run_get_a_quote(owner_client: APIClient, tasks: list[Task]) -> None:
@@ -212,9 +244,7 @@ def test_no_tasks_is_an_archive_of_empty_members(owner_client: APIClient, archiv
     exported = export(owner_client, archive)
 
     assert exported["tasks.json"] == b"[]"
-    assert (
-        exported["tasks.csv"] == b'"url","id","title","person","due_to","completed","created","updated"\r\n'
-    )
+    assert exported["tasks.csv"] == f"{HEADER}\r\n".encode()
     assert exported["tasks.ics"] == calendar_bytes([], name="Tasks of owner")
 
 
@@ -296,6 +326,9 @@ def test_vtodo_writes_the_bytes_tasks_calendar_writes(settings: Any) -> None:
             "title": random_title(rng) if n % 3 else "Task " + str(n) * rng.randint(1, 12),
             "due_to": due,
             "completed": n % 2 == 0,
+            "recurrence": rng.choice(
+                [None, None, *RECURRENCES[1:], "FREQ=YEARLY;BYWEEKNO=" + ",".join(["1"] * 40)]
+            ),
             "created": due - timedelta(days=3),
             "updated": due - timedelta(days=1, microseconds=7),
         }

@@ -15,7 +15,7 @@ from tasks.models import Task
 from users.models import User
 
 DUE = "2030-01-01T12:00:00Z"
-HEADER = "url,id,title,person,due_to,completed,created,updated\r\n"
+HEADER = "url,id,title,person,due_to,completed,recurrence,last_completed,created,updated\r\n"
 
 
 def post_json(client: APIClient, body: Any) -> Any:
@@ -104,6 +104,69 @@ def test_one_quote_is_removed_after_each_separator_in_csv_titles(
     assert titles_of(owner) == ["x;=cmd;y", "a;'b", "tab\t+1", "a; b"]
 
 
+def test_json_rows_carry_their_rule_in_its_stored_form(owner: User, owner_client: APIClient) -> None:
+    response = post_json(
+        owner_client,
+        [
+            {"title": "Water", "due_to": DUE, "recurrence": "rrule:byday=mo;freq=weekly"},
+            {"title": "Once", "due_to": DUE, "recurrence": None},
+            {"title": "Done", "due_to": DUE, "completed": True, "recurrence": "FREQ=DAILY;COUNT=1"},
+        ],
+    )
+
+    assert response.status_code == 201
+    # A completed recurring task (a series that ended) is imported as it is: not moved on.
+    assert list(
+        Task.objects.filter(person=owner).order_by("id").values_list("recurrence", "completed", "due_to")
+    ) == [
+        ("FREQ=WEEKLY;BYDAY=MO", False, datetime(2030, 1, 1, 12, tzinfo=UTC)),
+        ("", False, datetime(2030, 1, 1, 12, tzinfo=UTC)),
+        ("FREQ=DAILY;COUNT=1", True, datetime(2030, 1, 1, 12, tzinfo=UTC)),
+    ]
+
+
+def test_csv_rows_carry_their_rule_and_an_empty_cell_is_none(owner: User, owner_client: APIClient) -> None:
+    body = (
+        "title,due_to,recurrence,last_completed\r\n"
+        '"Water",2030-01-01T12:00:00Z,"FREQ=MONTHLY;BYDAY=-1FR",2029-12-01T12:00:00Z\r\n'
+        "Once,2030-01-01T12:00:00Z,,\r\n"
+    )
+
+    response = post_csv(owner_client, body)
+
+    assert response.status_code == 201, response.content
+    assert list(
+        Task.objects.filter(person=owner).order_by("id").values_list("recurrence", "last_completed")
+    ) == [("FREQ=MONTHLY;BYDAY=-1FR", None), ("", None)]  # last_completed is the server's
+
+
+def test_a_rule_the_api_refuses_is_refused_in_any_row(owner_client: APIClient) -> None:
+    as_json = post_json(
+        owner_client,
+        [
+            {"title": "Good", "due_to": DUE, "recurrence": "FREQ=WEEKLY"},
+            {"title": "Hourly", "due_to": DUE, "recurrence": "FREQ=HOURLY"},
+            {"title": "Twice", "due_to": DUE, "recurrence": "FREQ=DAILY;COUNT=2;COUNT=3"},
+        ],
+    )
+    as_csv = post_csv(
+        owner_client,
+        "title,due_to,recurrence\r\nGood,2030-01-01T12:00:00Z,FREQ=WEEKLY\r\n"
+        "Hourly,2030-01-01T12:00:00Z,FREQ=HOURLY\r\nNumber,2030-01-01T12:00:00Z,7\r\n",
+    )
+
+    assert [(r["row"], r["field"], r["message"]) for r in as_json.json()["refused"]] == [
+        (2, "recurrence", "FREQ=HOURLY is not taken: a task recurs at most daily."),
+        (3, "recurrence", "COUNT is given twice; each part at most once (RFC 5545 §3.3.10)."),
+    ]
+    assert [(r["row"], r["field"], r["message"][:25]) for r in as_csv.json()["refused"]] == [
+        (2, "recurrence", "FREQ=HOURLY is not taken:"),
+        (3, "recurrence", "'7' is not a rule part NA"),
+    ]
+    assert (as_json.status_code, as_csv.status_code) == (400, 400)
+    assert not Task.objects.exists()
+
+
 def test_ids_dates_and_person_are_ignored_even_anothers(
     owner: User, other: User, owner_client: APIClient, staff: User, staff_client: APIClient
 ) -> None:
@@ -113,6 +176,7 @@ def test_ids_dates_and_person_are_ignored_even_anothers(
         "title": "Buy milk",
         "person": f"http://testserver/users/{other.pk}/",
         "due_to": DUE,
+        "last_completed": "2000-01-01T00:00:00Z",
         "created": "2000-01-01T00:00:00Z",
         "updated": "2000-01-01T00:00:00Z",
     }
@@ -125,6 +189,7 @@ def test_ids_dates_and_person_are_ignored_even_anothers(
     assert titles_of(other) == []
     assert not Task.objects.filter(pk=999).exists()
     assert not Task.objects.filter(created__year=2000).exists()
+    assert not Task.objects.filter(last_completed__isnull=False).exists()
 
 
 @pytest.mark.parametrize(
@@ -285,7 +350,7 @@ def test_a_body_over_the_size_limit_is_413(owner_client: APIClient, settings: An
         (
             b"title,due_to,priority\r\n",
             "The CSV header names unknown columns: 'priority'. "
-            "Known columns: url, id, title, person, due_to, completed, created, updated.",
+            "Known columns: url, id, title, person, due_to, completed, recurrence, last_completed, created, updated.",
         ),
         (b"Title,Due\r\n", None),  # names are as the export writes them
         (b"title,completed\r\nx,true\r\n", "The CSV header lacks the columns: 'due_to'."),
@@ -400,6 +465,9 @@ def test_anothers_export_imported_makes_the_same_tasks(
             title=title,
             due_to=datetime(2030, 1, n + 1, 12, 30, 15, n * 1000, tzinfo=UTC),
             completed=n % 2 == 0,
+            recurrence=["", "FREQ=WEEKLY;BYDAY=MO,TH", "FREQ=MONTHLY;UNTIL=20351231T235959Z;BYMONTHDAY=-1"][
+                n % 3
+            ],
         )
 
     response = other_client.post(
@@ -409,9 +477,11 @@ def test_anothers_export_imported_makes_the_same_tasks(
     assert response.status_code == 201
     assert response.json()["created"] == len(TRICKY_TITLES)
 
-    def fields(user: User) -> list[tuple[str, datetime, bool]]:
+    def fields(user: User) -> list[tuple[str, datetime, bool, str]]:
         return list(
-            Task.objects.filter(person=user).order_by("id").values_list("title", "due_to", "completed")
+            Task.objects.filter(person=user)
+            .order_by("id")
+            .values_list("title", "due_to", "completed", "recurrence")
         )
 
     assert fields(other) == fields(owner)

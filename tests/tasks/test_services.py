@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from tasks.models import Task
 from tasks.services import task_create, task_delete, task_update
@@ -65,3 +66,42 @@ def test_task_delete_removes_only_that_task(owner: User) -> None:
     task_delete(task=gone)
 
     assert list(Task.objects.all()) == [kept]
+
+
+# Recurring tasks (tests/tasks/test_recurrence.py has the rules and the API)
+
+
+def test_task_create_refuses_a_bad_rule_beside_a_bad_title_whatever_the_door(owner: User) -> None:
+    with pytest.raises(ValidationError) as caught:
+        task_create(person_id=owner.pk, title="", due_to=DUE, recurrence="FREQ=DAILY;BYHOUR=9")
+
+    assert caught.value.message_dict == {
+        "title": ["This field cannot be blank."],
+        "recurrence": ["BYHOUR is not taken: a task recurs at its due_to's time of day, at most daily."],
+    }
+    assert not Task.objects.exists()
+
+
+def test_task_create_stores_the_rule_in_its_stored_form(owner: User) -> None:
+    task = task_create(person_id=owner.pk, title="Water", due_to=DUE, recurrence="rrule:byday=tu;freq=weekly")
+
+    assert Task.objects.get(pk=task.pk).recurrence == "FREQ=WEEKLY;BYDAY=TU"
+
+
+def test_task_update_completing_a_recurring_task_writes_its_next_occurrence(
+    owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task = task_create(person_id=owner.pk, title="Water", due_to=DUE, recurrence="FREQ=MONTHLY;COUNT=2")
+    now = timezone.now().replace(microsecond=0)
+    monkeypatch.setattr(timezone, "now", lambda: now)
+
+    task_update(task=task, changes={"completed": True})
+
+    stored = Task.objects.get(pk=task.pk)
+    assert (stored.due_to, stored.completed, stored.recurrence, stored.last_completed) == (
+        datetime(2030, 2, 1, 12, 0, tzinfo=UTC),
+        False,
+        "FREQ=MONTHLY;COUNT=1",
+        now,
+    )
+    assert stored.updated == now
