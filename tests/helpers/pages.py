@@ -5,6 +5,7 @@ from typing import Any
 
 from rest_framework.test import APIClient
 
+from projects.services import personal_project_id
 from tasks.models import Task
 from users.models import User
 
@@ -12,10 +13,13 @@ DUE = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def make_tasks(person: User, count: int, *, distinct_due: int = 1) -> list[Task]:
-    """``count`` tasks over only ``distinct_due`` due dates and four titles, so most of them tie."""
+    """``count`` tasks over only ``distinct_due`` due dates and four titles, so most of them tie,
+    in the person's personal project."""
+    project_id = personal_project_id(person.pk)  # bulk_create() skips Task.save(), which would find it
     return Task.objects.bulk_create(
         Task(
             person=person,
+            project_id=project_id,
             title=f"title {n % 4}",
             due_to=DUE + timedelta(hours=n % distinct_due),
             completed=n % 3 == 0,
