@@ -81,6 +81,9 @@ JWT_ISSUER = env.str("JWT_ISSUER", "taskservice")
 JWT_AUDIENCE = env.str("JWT_AUDIENCE", "taskservice-api")
 # The domain part of every task's calendar UID: keep it once calendars have subscribed.
 CALENDAR_UID_DOMAIN = env.str("CALENDAR_UID_DOMAIN", "taskservice")
+# Days the changes feed keeps deletions and lost access (tasks/changes.py) before
+# `manage.py prune_changes` removes them; a sync token from before what it removed answers 410.
+SYNC_RETENTION_DAYS = env.int("SYNC_RETENTION_DAYS", 30, validate=Range(min=1))
 JWT_ACCESS_TTL = env.int("JWT_ACCESS_TTL", 300, validate=Range(min=1))
 JWT_REFRESH_TTL = env.int("JWT_REFRESH_TTL", 14 * 24 * 3600, validate=Range(min=1))
 JWT_LEEWAY = env.int("JWT_LEEWAY", 30, validate=Range(min=0, max=300))

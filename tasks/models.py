@@ -8,6 +8,11 @@ from projects.models import Project
 
 
 class Task(models.Model):
+    """A task. Beside these fields its table has ``version``, the number of its last change,
+    and ``entered``, the number at which it came into its project, which the database alone
+    writes (tasks/migrations/0003_sync.py; read by tasks/changes.py): they are left out of the
+    model so that no save() can ever write a stale one back."""
+
     title = models.CharField(max_length=100, validators=[MinLengthValidator(1)])
     # No index of its own: task_person_due_idx leads with person and serves the same lookups.
     person = models.ForeignKey(
@@ -53,3 +58,68 @@ class Task(models.Model):
                 .first()
             )
         super().save(*args, **kwargs)
+
+
+# The changes feed (GET /tasks/changes/, tasks/changes.py). Database triggers installed by
+# tasks/migrations/0003_sync.py write these tables and Task's ``version`` on every write to a
+# task or a membership, whatever makes it (services, admin, bulk statements, cascades, raw SQL);
+# nothing in Python writes them but the pruning (tasks.changes.changes_prune).
+
+
+class ChangeClock(models.Model):
+    """One row (id 1): ``number``, a change number no number at or below which is still to
+    commit, and ``horizon``, the highest number pruned from the tombstones and access changes.
+
+    A writing transaction locks this row at its first change number and keeps it locked until
+    it ends: numbers are given in commit order, so a reader that sees number N has seen every
+    number below N (tasks/migrations/0003_sync.py).
+    """
+
+    id = models.SmallIntegerField(primary_key=True)
+    number = models.BigIntegerField(default=0)
+    horizon = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"change {self.number} (pruned to {self.horizon})"
+
+
+class Tombstone(models.Model):
+    """A task that left ``project_id`` at change ``number`` (deleted, or moved to another
+    project), where it had been since change ``entered``."""
+
+    # Plain numbers, not foreign keys: the task is gone, and so may be the project.
+    task_id = models.BigIntegerField()
+    project_id = models.BigIntegerField()
+    entered = models.BigIntegerField()
+    number = models.BigIntegerField()
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # The feed: what left the caller's projects since a number.
+            models.Index(fields=["project_id", "number"], name="tombstone_project_number_idx"),
+            # Staff's feed (every project), and pruning.
+            models.Index(fields=["number"], name="tombstone_number_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"task {self.task_id} left project {self.project_id} at change {self.number}"
+
+
+class AccessChange(models.Model):
+    """``user_id`` became (``gained``) or stopped being a member of ``project_id`` at change
+    ``number``: the feed answers the project's tasks as changed, or as deleted."""
+
+    user_id = models.BigIntegerField()  # not a foreign key: a deleted account's rows wait for pruning
+    project_id = models.BigIntegerField()
+    gained = models.BooleanField()
+    number = models.BigIntegerField()
+    at = models.DateTimeField()
+
+    class Meta:
+        # A user's changes since a number; whether they were in a project at a number.
+        indexes = [models.Index(fields=["user_id", "project_id", "number"], name="accesschange_user_idx")]
+
+    def __str__(self) -> str:
+        verb = "joined" if self.gained else "left"
+        return f"user {self.user_id} {verb} project {self.project_id} at change {self.number}"

@@ -6,9 +6,16 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import status, viewsets
-from rest_framework.exceptions import NotFound
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
@@ -20,8 +27,9 @@ from api.pagination import KeysetPagination
 from api.renderers import ORJSONRenderer
 from api.representations import XMLRenderer
 from api.responses import negotiated
-from api.schema import ERROR_RESPONSES
+from api.schema import ERROR_RESPONSES, ErrorSerializer
 from tasks import reads
+from tasks.changes import TokenExpired, TokenRefused, changes_page, token_from_text, token_text
 from tasks.filters import TaskFilter
 from tasks.models import Task
 from tasks.permissions import TaskAccess, task_placement, tasks_visible_to
@@ -58,6 +66,49 @@ IF_NONE_MATCH = OpenApiParameter(
     OpenApiParameter.HEADER,
     description="An ETag the client holds: 304 if it is current.",
 )
+
+SINCE = OpenApiParameter(
+    "since",
+    str,
+    OpenApiParameter.QUERY,
+    description="The `next` token of the caller's last page of changes. Without it: every task "
+    "the caller sees, as changes, from the start.",
+)
+CHANGES_PAGE_SIZE = OpenApiParameter(
+    "page_size",
+    {"type": "integer", "minimum": 1, "maximum": KeysetPagination.max_page_size},
+    OpenApiParameter.QUERY,
+    description=f"Changes and deletions per page, 1 to {KeysetPagination.max_page_size} "
+    f"(default {KeysetPagination.page_size}).",
+)
+CHANGES = inline_serializer(
+    name="TaskChanges",
+    fields={
+        "changes": TaskSerializer(
+            many=True,
+            help_text="Tasks created or changed, or that the caller has come to see: as they are now.",
+        ),
+        "deleted": serializers.ListField(
+            child=serializers.IntegerField(),
+            help_text="Ids of tasks the caller could see and no longer sees: deleted, moved to a "
+            "project the caller is not in, or in a project the caller has left.",
+        ),
+        "next": serializers.CharField(
+            help_text="The token for the next call: at once while `more` is true; else keep it and "
+            "call again with it later."
+        ),
+        "more": serializers.BooleanField(help_text="More changes wait: call again at once with `next`."),
+    },
+)
+
+
+class SyncTokenExpired(APIException):
+    status_code = status.HTTP_410_GONE
+    default_detail = (
+        "This sync token is older than the changes this service keeps. Sync again without `since` "
+        "and replace every task you hold with the answer."
+    )
+    default_code = "sync_token_expired"
 
 
 @extend_schema_view(
@@ -214,6 +265,42 @@ class TaskViewSet(viewsets.ModelViewSet):
         with transaction.atomic():
             task_delete(task=self.matching_task())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="What changed among the caller's tasks since a sync token",
+        description="For clients that keep a copy: apply `deleted` and `changes` page by page, in "
+        "order, then keep `next` for the next sync. A token from before what the service keeps "
+        "(SYNC_RETENTION_DAYS) answers 410: sync again without `since`.",
+        parameters=[SINCE, CHANGES_PAGE_SIZE],
+        responses={
+            200: CHANGES,
+            **ERROR_RESPONSES(400, 401),
+            410: OpenApiResponse(
+                ErrorSerializer, description="The token is too old: sync again without since."
+            ),
+        },
+    )
+    @action(detail=False, url_path="changes", pagination_class=None, filter_backends=[])
+    def changes(self, request: Request) -> HttpResponse:
+        since = request.query_params.get("since")
+        try:
+            token = None if since is None else token_from_text(since)
+        except TokenRefused as exc:
+            raise ValidationError(
+                {"since": ["Not a sync token of this service: sync again without since."]}
+            ) from exc
+        size = KeysetPagination().get_page_size(request)
+        try:
+            page = changes_page(caller=caller_of(request), since=token, size=size, links=TaskLinks(request))
+        except TokenExpired as exc:
+            raise SyncTokenExpired from exc
+        body = {
+            "changes": page.changes,
+            "deleted": page.deleted,
+            "next": token_text(page.next),
+            "more": page.more,
+        }
+        return negotiated(request, body)
 
     def matching_task(self) -> Task:
         """get_object(), locked, once If-Match (when sent) names its current version."""

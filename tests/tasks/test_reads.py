@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
 
 from feeds.selectors import feed_tasks
+from projects.services import personal_project_id
 from tasks.exports import task_rows
 from tasks.filters import TaskFilter
 from tasks.models import Task
@@ -168,8 +169,14 @@ def test_instants_are_written_as_drf_writes_them(tasks: list[Task]) -> None:
 
 def test_a_page_of_instants_with_and_without_fractions(owner: User, owner_client: APIClient) -> None:
     start = datetime(2030, 1, 1, tzinfo=UTC)
+    project_id = personal_project_id(owner.pk)  # bulk_create() skips Task.save(), which would find it
     Task.objects.bulk_create(
-        Task(person=owner, title=f"t{n}", due_to=start + timedelta(seconds=n, microseconds=(n % 3) * 250_001))
+        Task(
+            person=owner,
+            project_id=project_id,
+            title=f"t{n}",
+            due_to=start + timedelta(seconds=n, microseconds=(n % 3) * 250_001),
+        )
         for n in range(300)
     )
     body = owner_client.get("/tasks/?page_size=1000&ordering=id").content
