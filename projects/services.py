@@ -111,7 +111,11 @@ def member_add(*, project: Project, user_id: int, role: str) -> Membership:
 def _locked_role(membership: Membership) -> tuple[Project, str] | None:
     """The membership's project, locked as project_transfer() locks it, and the membership's
     role as it now stands (a hand-over may have just changed it); None if either is gone."""
-    project = Project.objects.select_for_update().filter(pk=membership.project_id).first()
+    # FOR NO KEY UPDATE: it serialises the changes of members and owner, and lets a task be
+    # added to the project meanwhile (its foreign key check takes KEY SHARE): with FOR UPDATE,
+    # that insert, holding the changes feed's clock (tasks/migrations/0003_sync.py), and
+    # this, about to need the clock, would deadlock.
+    project = Project.objects.select_for_update(no_key=True).filter(pk=membership.project_id).first()
     role = Membership.objects.filter(pk=membership.pk).values_list("role", flat=True).first()
     return (project, role) if project is not None and role is not None else None
 
@@ -145,10 +149,12 @@ def member_remove(*, membership: Membership) -> None:
         raise ProjectRuleError(
             "The owner cannot leave: hand the project over first (transfer, or leave with a successor)."
         )
+    # The member's tasks locked in id order before the first write takes the feed's clock:
+    # a change of one of them holding its row and waiting for the clock would deadlock.
+    theirs = project.tasks.filter(person_id=membership.user_id)
+    if list(theirs.select_for_update().order_by("pk").values_list("pk", flat=True)):
+        theirs.update(person_id=project.owner_id, updated=timezone.now())
     membership.delete()
-    project.tasks.filter(person_id=membership.user_id).update(
-        person_id=project.owner_id, updated=timezone.now()
-    )
     membership_ended.send(Project, project_id=membership.project_id, user_id=membership.user_id)
 
 
@@ -157,7 +163,7 @@ def project_transfer(*, project: Project, to_user_id: int) -> Project:
     """Make the member ``to_user_id`` the owner; the old owner stays on as an editor."""
     if project.personal:
         raise ProjectRuleError("A personal project stays with its account.")
-    project = Project.objects.select_for_update().get(pk=project.pk)
+    project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)  # see _locked_role()
     if to_user_id == project.owner_id:
         return project
     successor = Membership.objects.select_for_update().filter(project=project, user_id=to_user_id).first()
