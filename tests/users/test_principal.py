@@ -1,6 +1,5 @@
 """The caller: one immutable Principal per request, whichever way the request authenticated."""
 
-
 import pytest
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
