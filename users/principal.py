@@ -14,8 +14,7 @@ Django's ``request.user``, a ``User``: the rule books (tasks/permissions.py,
 users/permissions.py) take either, through the ``Caller`` protocol.
 """
 
-from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from rest_framework.request import Request
 
@@ -35,9 +34,12 @@ class Caller(Protocol):
     def is_superuser(self) -> bool: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """An authenticated caller, for one request."""
+class Principal(NamedTuple):
+    """An authenticated caller, for one request.
+
+    A named tuple: immutable, and made in a third of the time a frozen dataclass takes
+    (which pays an ``object.__setattr__`` per field), once per authenticated request.
+    """
 
     id: int
     username: str
@@ -49,8 +51,14 @@ class Principal:
     binding: str | None = None  # the JWK thumbprint a DPoP-bound token is bound to (``cnf.jkt``)
 
     # What Django and DRF ask of request.user.
-    is_authenticated: ClassVar[bool] = True
-    is_anonymous: ClassVar[bool] = False
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
 
     @property
     def pk(self) -> int:
