@@ -241,7 +241,10 @@ def task_page(
         # Both are task_scope()'s tasks (tests/tasks/test_reads.py walks them page by page).
         caller_id = slots.get("person")
         if connection.vendor == "postgresql":
-            scope = task_scope_by_project(caller_id=caller_id, is_staff=caller.is_staff, page=from_start)
+            order = [f"-{name}" if descending != page.backwards else name for name, descending in page.key]
+            scope = task_scope_by_project(
+                caller_id=caller_id, is_staff=caller.is_staff, page=from_start, order=order, size=page.limit
+            )
         else:  # SQLite stops reading each project of the IN list once the page is full
             scope = task_scope(caller_id=caller_id, is_staff=caller.is_staff)
         return from_start(Task.objects.filter(scope)).values_list(*select())
