@@ -14,7 +14,11 @@ Only a database on this machine whose name starts with "bench" is ever dropped.
          team's (52,025, of 46 people); every other user holds 90 and an editor sees 2,070.
          An even spread would leave user1 one page: no depth. --team-size 0: personal
          projects only (user1 sees its 100,090).
-  small  `seed --users 1 --tasks 10000`: 10,000 tasks, all user1's, in its personal project.
+  small  `seed --users 2 --tasks 0 --team-size 2`, then `seed --users 1 --tasks 10000
+         --team-size 2`: 10,000 tasks, all user1's, half in its personal project and half
+         in the project it shares with user2: the shape of user1's list in the big database
+         (two projects), at 1% of its size, so the comparison is of table size alone.
+         With --team-size 0: `seed --users 1 --tasks 10000` (one project, as the big one).
 Both are VACUUM ANALYZEd after seeding, as autovacuum would soon do on its own.
 
 Served by `manage.py serve` (granian, WEB_CONCURRENCY=2), one server per database, then:
@@ -362,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # -- data ---------------------------------------------------------------------------
         want_big = {"tasks": a.tasks, "users": a.users, "team_projects": teams}
-        want_small = {"tasks": a.small_tasks, "users": 1, "user1_tasks": a.small_tasks}
+        small_users = 2 if a.team_size > 1 else 1
+        want_small = {"tasks": a.small_tasks, "users": small_users, "user1_tasks": a.small_tasks}
         reused = False
         if a.reuse and pg_exists(big_url, big_name) and pg_exists(big_url, small_name):
             both(big.prepare, small.prepare)
@@ -399,7 +404,10 @@ def main(argv: list[str] | None = None) -> int:
                 manage([*teamed, "--users", "1", "--tasks", str(a.heavy)], big_env, quiet=a.smoke)
 
             def seed_small() -> None:
-                manage([*seed, "--users", "1", "--tasks", str(a.small_tasks), "-v0"], small_env)
+                teamed = [*seed, "--team-size", str(small_users), "-v0"]
+                if small_users > 1:  # user2 first: user1's tasks then go half into their team's project
+                    manage([*teamed, "--users", "2", "--tasks", "0"], small_env)
+                manage([*teamed, "--users", "1", "--tasks", str(a.small_tasks)], small_env)
 
             both(lambda: big.prepare(after_migrate=seed_big), lambda: small.prepare(after_migrate=seed_small))
         seeding_s = time.monotonic() - t0
@@ -511,7 +519,8 @@ def main(argv: list[str] | None = None) -> int:
             },
             "deep_rows_before": w["deep_rows_before"],
             "walk": {k: w[k] for k in ("rows", "pages_of_1000")},
-            "small_is": f"a separate database ({small_name}) of {cs['tasks']:,} tasks, all user1's",
+            "small_is": f"a separate database ({small_name}) of {cs['tasks']:,} tasks, all user1's, in "
+            f"{cs['visible']['user1']['projects']} projects",
         }
         lst["deep_vs_first"] = {
             k: paired(runs["deep"], runs["first"], k) for k in ("p50_ms", "p99_ms", "rps")
