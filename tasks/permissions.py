@@ -51,14 +51,10 @@ def task_scope(*, caller_id: Any, is_staff: bool) -> Q:
 
 
 def task_scope_by_project(
-    *,
-    caller_id: Any,
-    is_staff: bool,
-    page: Callable[[QuerySet[Task]], QuerySet[Task]],
-    order: Sequence[str],
-    size: int,
+    *, caller_id: Any, page: Callable[[QuerySet[Task]], QuerySet[Task]], order: Sequence[str], size: int
 ) -> Q:
-    """task_scope() for one page of tasks, on PostgreSQL (ARRAY and unnest).
+    """task_scope() for one page of tasks of a caller who is not staff, on PostgreSQL (ARRAY
+    and unnest).
 
     ``page`` takes a page of a queryset of tasks (PageQuery.apply()): in ``order`` (such as
     ``["due_to", "id"]``; ``-`` descending), from its start, ``size`` of them. The scope is
@@ -72,8 +68,6 @@ def task_scope_by_project(
     table: a page costs about the same at any depth, in a table of any size, and each
     project of the caller's adds up to ``size`` index entries to sort (BENCHMARKS.md).
     """
-    if is_staff:
-        return Q()
     firsts = page(Task.objects.filter(project_id=OuterRef("project_id")))
 
     def column(name: str) -> Func:
