@@ -2,7 +2,7 @@
 
     python -m bench.inproc queries --method GET --path /tasks/1/      (token in BENCH_TOKEN)
     python -m bench.inproc hasher --samples 7
-    python -m bench.inproc counts [--vacuum-analyze] [--delete-title TITLE]
+    python -m bench.inproc counts [--vacuum-analyze] [--delete-title TITLE] [--visible-to USERNAME]...
 
 ``queries``: one endpoint requested three times in a fresh process with Django's test Client
 under CaptureQueriesContext, against the same settings and database as the server. The first
@@ -123,15 +123,18 @@ def hasher(samples: int, parallel: int, parallel_seconds: float) -> dict[str, An
     }
 
 
-def counts(vacuum_analyze: bool, delete_title: str | None) -> dict[str, Any]:
+def counts(vacuum_analyze: bool, delete_title: str | None, visible_to: list[str]) -> dict[str, Any]:
     """Rows in the tables (and user1's), the database's version; VACUUM ANALYZE first if asked.
 
     ``delete_title``: first delete the tasks a previous run created through the API (they all
     carry that title; seeded tasks are titled "Task N"), so a reused database is as seeded.
+    ``visible_to``: usernames whose list to count (the tasks of their projects) in ``visible``.
     """
     from django.db import connection
 
+    from projects.models import Membership, Project
     from tasks.models import Task
+    from tasks.permissions import member_tasks
     from users.models import User
 
     deleted = Task.objects.filter(title=delete_title).delete()[0] if delete_title else 0
@@ -147,6 +150,17 @@ def counts(vacuum_analyze: bool, delete_title: str | None) -> dict[str, Any]:
         "tasks": Task.objects.count(),
         "users": User.objects.count(),
         "user1_tasks": Task.objects.filter(person__username="user1").count(),
+        "projects": Project.objects.count(),
+        "team_projects": Project.objects.filter(personal=False).count(),
+        "memberships": Membership.objects.count(),
+        "visible": {
+            name: {
+                "tasks": member_tasks(user.pk).count(),
+                "projects": Membership.objects.filter(user=user).count(),
+            }
+            for name in visible_to
+            if (user := User.objects.filter(username=name).first()) is not None
+        },
         "deleted": deleted,
     }
 
@@ -166,6 +180,7 @@ def main() -> None:
     c = sub.add_parser("counts")
     c.add_argument("--vacuum-analyze", action="store_true")
     c.add_argument("--delete-title", help="delete the tasks with this title first")
+    c.add_argument("--visible-to", action="append", default=[], metavar="USERNAME", help="count their list")
     a = ap.parse_args()
     django.setup()
     if a.what == "queries":
@@ -173,7 +188,7 @@ def main() -> None:
     elif a.what == "hasher":
         out = hasher(a.samples, a.parallel, a.parallel_seconds)
     else:
-        out = counts(a.vacuum_analyze, a.delete_title)
+        out = counts(a.vacuum_analyze, a.delete_title, a.visible_to)
     print(json.dumps(out))
 
 

@@ -5,10 +5,20 @@ runs created, when their row counts match): the big one at --database-url (env B
 postgres://postgres@127.0.0.1:5432/bench_scale) and a small one beside it, "<name>_small".
 Only a database on this machine whose name starts with "bench" is ever dropped.
 
-  big    `seed --users 1 --tasks 100000`, then `seed --users 10000 --tasks 900000`:
-         1,000,000 tasks over 10,000 users, of which user1 holds 100,090 (1,001 pages of
-         100) and every other user 90. An even spread would leave user1 one page: no depth.
-  small  `seed --users 1 --tasks 10000`: 10,000 tasks, all user1's.
+  big    `seed --users 10000 --tasks 900000 --team-size 50`, then `seed --users 1 --tasks
+         100000 --team-size 50`: 1,000,000 tasks over 10,000 users in 200 teams of 50
+         (user1..user50, ...), each team a shared project owned by its first member, with
+         45 editors and 5 viewers (every 10th member); every other task of an owner or editor
+         in the team's project, the rest in their personal one. user1 holds 100,090 tasks and
+         sees 102,070 (1,021 pages of 100) in two projects: its personal one (50,045) and its
+         team's (52,025, of 46 people); every other user holds 90 and an editor sees 2,070.
+         An even spread would leave user1 one page: no depth. --team-size 0: personal
+         projects only (user1 sees its 100,090).
+  small  `seed --users 2 --tasks 0 --team-size 2`, then `seed --users 1 --tasks 10000
+         --team-size 2`: 10,000 tasks, all user1's, half in its personal project and half
+         in the project it shares with user2: the shape of user1's list in the big database
+         (two projects), at 1% of its size, so the comparison is of table size alone.
+         With --team-size 0: `seed --users 1 --tasks 10000` (one project, as the big one).
 Both are VACUUM ANALYZEd after seeding, as autovacuum would soon do on its own.
 
 Served by `manage.py serve` (granian, WEB_CONCURRENCY=2), one server per database, then:
@@ -82,6 +92,7 @@ FULL = {
     "users": 10_000,
     "tasks": 1_000_000,
     "heavy": 100_000,
+    "team_size": 50,
     "small_tasks": 10_000,
     "rounds": 7,
     "seconds": 5,
@@ -97,6 +108,7 @@ SMOKE = {
     "users": 20,
     "tasks": 5_000,
     "heavy": 1_000,
+    "team_size": 5,
     "small_tasks": 500,
     "rounds": 1,
     "seconds": 1,
@@ -139,8 +151,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if a.database_url is None:
         url = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URL
         a.database_url = url + "_smoke" if a.smoke and not os.environ.get("BENCH_DATABASE_URL") else url
-    if not 0 < a.heavy < a.tasks or a.users < 2 or a.small_tasks < 1:
-        ap.error("need 0 < --heavy < --tasks, --users >= 2 and --small-tasks >= 1")
+    if not 0 < a.heavy < a.tasks or a.users < 2 or a.small_tasks < 1 or a.team_size < 0:
+        ap.error("need 0 < --heavy < --tasks, --users >= 2, --small-tasks >= 1 and --team-size >= 0")
     return a
 
 
@@ -333,6 +345,11 @@ def main(argv: list[str] | None = None) -> int:
         Path(env["STATE_DIR"]).mkdir(mode=0o700)
     big, small = Server("big", big_env, tmp), Server("small", small_env, tmp)
     heavy_total = a.heavy + (a.tasks - a.heavy) // a.users + (1 if (a.tasks - a.heavy) % a.users else 0)
+    # Teams of two or more members get a project (a last team of one does not).
+    teams = a.users // a.team_size + (a.users % a.team_size > 1) if a.team_size > 1 else 0
+    # The typical user: one of the last team, as user1's (an editor with the defaults).
+    light_user = f"user{a.users - 1}"
+    counted = ["--visible-to", "user1", "--visible-to", light_user]
     out: dict[str, Any] = {
         "kind": "scale",
         "name": a.name,
@@ -348,12 +365,13 @@ def main(argv: list[str] | None = None) -> int:
     broke = False
     try:
         # -- data ---------------------------------------------------------------------------
-        want_big = {"tasks": a.tasks, "users": a.users}
-        want_small = {"tasks": a.small_tasks, "users": 1, "user1_tasks": a.small_tasks}
+        want_big = {"tasks": a.tasks, "users": a.users, "team_projects": teams}
+        small_users = 2 if a.team_size > 1 else 1
+        want_small = {"tasks": a.small_tasks, "users": small_users, "user1_tasks": a.small_tasks}
         reused = False
         if a.reuse and pg_exists(big_url, big_name) and pg_exists(big_url, small_name):
             both(big.prepare, small.prepare)
-            cleanup = ["counts", "--delete-title", TASK_TITLE]  # what earlier runs created
+            cleanup = ["counts", "--delete-title", TASK_TITLE, *counted]  # what earlier runs created
             cb, cs = both(lambda: inproc(cleanup, big_env), lambda: inproc(cleanup, small_env))
             reused = all(cb[k] == v for k, v in want_big.items()) and all(
                 cs[k] == v for k, v in want_small.items()
@@ -370,43 +388,53 @@ def main(argv: list[str] | None = None) -> int:
             if a.smoke:
                 seed.append("-v0")
             log(
-                f"bench-scale: migrating and seeding {big_name}: user1 {a.heavy:,} tasks, then "
-                f"{a.tasks - a.heavy:,} over {a.users:,} users; {small_name}: user1 {a.small_tasks:,} tasks"
+                f"bench-scale: migrating and seeding {big_name}: {a.tasks - a.heavy:,} tasks over "
+                f"{a.users:,} users in teams of up to {a.team_size}, then user1 {a.heavy:,} more; "
+                f"{small_name}: user1 {a.small_tasks:,} tasks"
             )
 
             def seed_big() -> None:
-                manage([*seed, "--users", "1", "--tasks", str(a.heavy)], big_env, quiet=a.smoke)
+                # The teams first: user1's own seeding then splits its tasks with its team's project.
+                teamed = [*seed, "--team-size", str(a.team_size)]
                 manage(
-                    [*seed, "--users", str(a.users), "--tasks", str(a.tasks - a.heavy)],
+                    [*teamed, "--users", str(a.users), "--tasks", str(a.tasks - a.heavy)],
                     big_env,
                     quiet=a.smoke,
                 )
+                manage([*teamed, "--users", "1", "--tasks", str(a.heavy)], big_env, quiet=a.smoke)
 
             def seed_small() -> None:
-                manage([*seed, "--users", "1", "--tasks", str(a.small_tasks), "-v0"], small_env)
+                teamed = [*seed, "--team-size", str(small_users), "-v0"]
+                if small_users > 1:  # user2 first: user1's tasks then go half into their team's project
+                    manage([*teamed, "--users", "2", "--tasks", "0"], small_env)
+                manage([*teamed, "--users", "1", "--tasks", str(a.small_tasks)], small_env)
 
             both(lambda: big.prepare(after_migrate=seed_big), lambda: small.prepare(after_migrate=seed_small))
         seeding_s = time.monotonic() - t0
         log("bench-scale: VACUUM ANALYZE and row counts")
         cb, cs = both(
-            lambda: inproc(["counts", "--vacuum-analyze"], big_env, timeout=3600),
-            lambda: inproc(["counts", "--vacuum-analyze"], small_env, timeout=600),
+            lambda: inproc(["counts", "--vacuum-analyze", *counted], big_env, timeout=3600),
+            lambda: inproc(["counts", "--vacuum-analyze", *counted], small_env, timeout=600),
         )
         for want, got, name in ((want_big, cb, big_name), (want_small, cs, small_name)):
             for k, v in want.items():
                 if got[k] != v:
                     raise BenchError(f"{name}: {k} is {got[k]}, expected {v}")
         out["machine"]["database"] = cb["version"]
+        kept = ("tasks", "users", "user1_tasks", "projects", "team_projects", "memberships", "visible")
         out["data"] = {
-            "big": {"database": big_name, **{k: cb[k] for k in ("tasks", "users", "user1_tasks")}},
-            "small": {"database": small_name, **{k: cs[k] for k in ("tasks", "users", "user1_tasks")}},
+            "big": {"database": big_name, "team_size": a.team_size, **{k: cb[k] for k in kept}},
+            "small": {"database": small_name, **{k: cs[k] for k in kept}},
             "seeded": not reused,
             "migrate_and_seed_s": round(seeding_s, 1),
             "after_seeding": "VACUUM (ANALYZE) on both databases",
             "user1_tasks_expected": heavy_total,
         }
+        user1 = cb["visible"]["user1"]
         log(
-            f"bench-scale: {big_name}: {cb['tasks']:,} tasks, {cb['users']:,} users, user1 {cb['user1_tasks']:,}"
+            f"bench-scale: {big_name}: {cb['tasks']:,} tasks, {cb['users']:,} users, {cb['team_projects']:,} "
+            f"team projects; user1 holds {cb['user1_tasks']:,} and sees {user1['tasks']:,} in "
+            f"{user1['projects']} projects"
         )
 
         pg_start = pg_started(big_url)
@@ -426,13 +454,13 @@ def main(argv: list[str] | None = None) -> int:
         small.launch()
         both(big.wait_ready, small.wait_ready)
         token = login(big.base, "user1")
-        light_token = login(big.base, "user2")
+        light_token = login(big.base, light_user)
         small_token = login(small.base, "user1")
         log("bench-scale: walking user1's list by `next` links to the deepest page")
         t0 = time.monotonic()
-        w = walk(big.base, token, cb["user1_tasks"])
-        if w["rows"] != cb["user1_tasks"]:
-            raise BenchError(f"the walk saw {w['rows']} tasks, user1 holds {cb['user1_tasks']}")
+        w = walk(big.base, token, user1["tasks"])
+        if w["rows"] != user1["tasks"]:
+            raise BenchError(f"the walk saw {w['rows']} tasks, user1 sees {user1['tasks']}")
         log(
             f"  {w['rows']:,} rows in {w['pages_of_1000']} pages of 1000 ({time.monotonic() - t0:.0f} s); "
             f"deepest full page of 100 starts after {w['deep_rows_before']:,} rows"
@@ -453,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
                 "token": small_token,
             },
             "light": {
-                "label": f"typical user\n({(a.tasks - a.heavy) // a.users} tasks)",
+                "label": f"typical user\n(sees {cb['visible'][light_user]['tasks']:,} tasks)",
                 "url": big.base + first,
                 "token": light_token,
             },
@@ -491,7 +519,8 @@ def main(argv: list[str] | None = None) -> int:
             },
             "deep_rows_before": w["deep_rows_before"],
             "walk": {k: w[k] for k in ("rows", "pages_of_1000")},
-            "small_is": f"a separate database ({small_name}) of {cs['tasks']:,} tasks, all user1's",
+            "small_is": f"a separate database ({small_name}) of {cs['tasks']:,} tasks, all user1's, in "
+            f"{cs['visible']['user1']['projects']} projects",
         }
         lst["deep_vs_first"] = {
             k: paired(runs["deep"], runs["first"], k) for k in ("p50_ms", "p99_ms", "rps")
@@ -702,7 +731,9 @@ def report(out: dict[str, Any]) -> None:
     print()
     print(
         f"make bench-scale: {out['machine']['database'].split(' on ')[0]}; {d['big']['tasks']:,} tasks over "
-        f"{d['big']['users']:,} users (user1: {d['big']['user1_tasks']:,}); {a['rounds']} rounds x "
+        f"{d['big']['users']:,} users in teams of up to {d['big'].get('team_size', 0)} (user1 holds "
+        f"{d['big']['user1_tasks']:,}, sees {d['big']['visible']['user1']['tasks']:,} in "
+        f"{d['big']['visible']['user1']['projects']} projects); {a['rounds']} rounds x "
         f"{a['seconds']} s, wrk -c{a['connections']}, {out['machine']['cores']} cores; medians"
     )
     rows = [

@@ -13,7 +13,8 @@ from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
 
 from feeds.selectors import feed_tasks
-from projects.services import personal_project_id
+from projects.models import Project, Role
+from projects.services import member_add, personal_project_id, project_create
 from tasks.exports import task_rows
 from tasks.filters import TaskFilter
 from tasks.models import Task
@@ -182,3 +183,53 @@ def test_a_page_of_instants_with_and_without_fractions(owner: User, owner_client
     body = owner_client.get("/tasks/?page_size=1000&ordering=id").content
 
     assert results(body) == serializer_bytes(Task.objects.filter(person=owner).order_by("id"))
+
+
+def page_ids(client: APIClient, url: str, link: str) -> tuple[list[list[int]], str | None]:
+    """Every page from ``url`` on, following ``link`` (next or previous); the last page's URL."""
+    pages: list[list[int]] = []
+    next_url: str | None = url
+    while next_url is not None:
+        url = next_url
+        body = client.get(url).json()
+        pages.append([task["id"] for task in body["results"]])
+        next_url = body[link]
+        assert len(pages) < 50, "the walk does not end"
+    return pages, url
+
+
+@pytest.mark.parametrize("ordering", ["due_to", "-due_to", "id", "-id", "title", "-created"])
+def test_a_members_pages_over_several_projects_are_the_scopes_tasks_in_order(
+    owner: User, other: User, owner_client: APIClient, ordering: str
+) -> None:
+    # The plain list reads each of the caller's projects apart and merges them
+    # (tasks.reads.task_page): walked forwards and back, it holds what task_scope() holds.
+    team, watched, unseen = (
+        project_create(owner_id=other.pk, name=name) for name in ("Team", "Watched", "Not")
+    )
+    member_add(project=team, user_id=owner.pk, role=Role.EDITOR)
+    member_add(project=watched, user_id=owner.pk, role=Role.VIEWER)
+    projects = [Project.objects.get(owner=owner, personal=True), team, watched, unseen]
+    projects.append(Project.objects.get(owner=other, personal=True))
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    Task.objects.bulk_create(
+        Task(
+            project=projects[n % 5],
+            person=owner if n % 5 < 2 else other,
+            title=f"t{n % 4}",
+            # 3 due dates: every page boundary falls inside a tie
+            due_to=start + timedelta(days=n % 3),
+        )
+        for n in range(60)
+    )
+    tiebreak = "-id" if ordering.startswith("-") else "id"
+    expected = list(
+        tasks_visible_to(Principal.of(owner)).order_by(ordering, tiebreak).values_list("id", flat=True)
+    )
+    assert len(expected) == 36
+
+    forwards, last = page_ids(owner_client, f"/tasks/?page_size=5&ordering={ordering}", "next")
+    backwards, _ = page_ids(owner_client, last, "previous")
+
+    assert [task_id for page in forwards for task_id in page] == expected
+    assert backwards == forwards[::-1]
