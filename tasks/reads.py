@@ -190,10 +190,10 @@ def _from_start(tasks: QuerySet[Task], page: PageQuery, slots: prepared.Slots) -
 
     beyond()'s OR neither database starts a range at: PostgreSQL reads each project's tasks
     from its first, and SQLite reads every later task of the table through task_due_idx
-    (2.5 s for a page in the middle of 1,000,000 tasks). On SQLite the range also makes the
+    (1.6-2.5 s for a page in the middle of 1,000,000 tasks). On SQLite the range also makes the
     planner read (project, due_to, id), each project only until the page is full, rather
-    than (project, id) and sort every task of the caller's (100 ms a first page of 102,070
-    tasks once ANALYZE has run): BENCHMARKS.md.
+    than (project, id) and sort every task of the caller's (40-110 ms a first page of
+    102,070 tasks once ANALYZE has run): BENCHMARKS.md.
     """
     name, descending = page.key[0]
     rising = descending == page.backwards  # beyond() asks for greater values
@@ -246,7 +246,7 @@ def task_page(
             )
             # The projects' pages hold the page: what is left is their order.
             return Task.objects.filter(scope).order_by(*order)[: page.limit].values_list(*select())
-        # SQLite stops reading each project of the IN list once the page is full.
+        # Staff; and SQLite, which stops reading each project of the IN list once the page is full.
         scope = task_scope(caller_id=slots.get("person"), is_staff=caller.is_staff)
         return from_start(Task.objects.filter(scope)).values_list(*select())
 
