@@ -26,8 +26,9 @@ USERNAME = os.environ["FUZZ_USERNAME"]
 PASSWORD = os.environ["FUZZ_PASSWORD"]
 
 
-# The fuzzed user's own URL, the one ``person`` a non-staff caller may give (see log_in()).
-caller = {"url": ""}
+# The fuzzed user's own URL, the one ``person`` a non-staff caller may give, and their
+# personal project's, one ``project`` they may write in (see log_in()).
+caller = {"url": "", "project": ""}
 # A rule every task takes (see positive_only_server_values()).
 RECURRENCE = "FREQ=WEEKLY;BYDAY=MO"
 _unique = itertools.count(1)
@@ -64,6 +65,10 @@ def log_in() -> str:
     if status != 200:
         raise RuntimeError(f"GET /users/me/ answered {status}: {me}")
     caller["url"] = me["url"]
+    status, projects = call("GET", "/projects/", token=token)
+    if status != 200:
+        raise RuntimeError(f"GET /projects/ answered {status}: {projects}")
+    caller["project"] = next(p["url"] for p in projects["results"] if p["personal"])
     return token
 
 
@@ -108,9 +113,12 @@ def positive_only_server_values(context: HookContext, case: Case) -> Case:
 
     Schema-valid is not enough for these, whatever the schema says, so positive_data_acceptance
     (valid data must be accepted) would fail on the server being right:
-    - ``cursor``: opaque; only a cursor the server wrote (in a ``next`` or ``previous``
-      link) is one. Garbage is a 400 (tests/api/test_pagination.py); positive cases read
-      the first page instead.
+    - ``cursor`` and ``since``: opaque; only a cursor or a sync token the server wrote (in a
+      ``next`` or ``previous`` link, a page of changes' ``next``) is one. Garbage is a 400
+      (tests/api/test_pagination.py, tests/tasks/test_changes.py); positive cases read the
+      first page instead.
+    - ``project`` of a task: a project the caller is an owner or editor of (any other URL is
+      a 400 or, for a viewer, a 403); positive cases send the caller's personal project.
     - ``person`` of a task: a non-staff caller may name only themselves (anyone else is the
       400 of a URL that names nobody, so the answer does not tell who exists).
     - ``username`` of PUT and PATCH /users/{id}/: it must be free; a taken one is a 400.
@@ -125,6 +133,7 @@ def positive_only_server_values(context: HookContext, case: Case) -> Case:
     path, method = case.operation.path, case.method.upper()
     if isinstance(case.query, dict):
         case.query.pop("cursor", None)
+        case.query.pop("since", None)
     if path.startswith("/tasks/"):
         for task in case.body if isinstance(case.body, list) else [case.body]:
             if isinstance(task, dict) and isinstance(task.get("recurrence"), str):
@@ -133,6 +142,8 @@ def positive_only_server_values(context: HookContext, case: Case) -> Case:
         return case
     if path.startswith("/tasks/") and "person" in case.body and caller["url"]:
         case.body["person"] = caller["url"]
+    if path.startswith("/tasks/") and "project" in case.body and caller["project"]:
+        case.body["project"] = caller["project"]
     username = case.body.get("username")
     if path == "/users/{id}/" and method in ("PUT", "PATCH") and isinstance(username, str):
         suffix = f"-{next(_unique)}"

@@ -1,6 +1,5 @@
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -9,6 +8,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.utils import extend_schema_field
 
 from tasks.models import Task
 
@@ -78,10 +78,13 @@ class InstantFilter(filters.IsoDateTimeFilter):
     empty_means_absent = True  # django-filter skips an empty value; the schema says so (api.schema)
 
 
+# The largest id these filters take: 18 digits, within a BigAutoField (and the schema says so).
+MAX_RESOURCE_ID = 10**18 - 1
+
+
 class ResourceIdField(forms.Field):
-    """The id of a resource of this API, given as the id (``7``) or as its URL
-    (``https://host/projects/7/``, as the task JSON writes it): the URL's last segment,
-    under ``/<collection>/``. Empty means no filter."""
+    """The id of a resource of this API (``7``), ASCII digits from 1 to MAX_RESOURCE_ID.
+    Empty means no filter."""
 
     widget = forms.TextInput
 
@@ -92,21 +95,16 @@ class ResourceIdField(forms.Field):
     def to_python(self, value: Any) -> int | None:
         if value in (None, ""):
             return None
-        number = text = str(value).strip()
-        if "/" in text:
-            segments = urlsplit(text).path.rstrip("/").split("/")
-            if len(segments) < 2 or segments[-2] != self.collection:
-                raise ValidationError(self.message(), code="invalid")
-            number = segments[-1]
-        # ASCII digits only (str.isdigit() takes other scripts' digits too), within a BigAutoField.
-        if not (number.isascii() and number.isdigit() and len(number) <= 18):
-            raise ValidationError(self.message(), code="invalid")
+        number = str(value).strip()
+        # ASCII digits only: str.isdigit() takes other scripts' digits too.
+        if not (number.isascii() and number.isdigit() and len(number) <= 18 and int(number) >= 1):
+            raise ValidationError(
+                f"Give the id of one of /{self.collection}/, a whole number.", code="invalid"
+            )
         return int(number)
 
-    def message(self) -> str:
-        return f"Give the id or the URL of one of /{self.collection}/."
 
-
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_RESOURCE_ID})
 class ResourceIdFilter(filters.NumberFilter):
     empty_means_absent = True  # as ResourceIdField reads it; the schema says so (api.schema)
 
@@ -130,10 +128,10 @@ class TaskFilter(filters.FilterSet):
     )
     completed = StrictBooleanFilter()
     project = ResourceIdFilter(
-        field_name="project_id", collection="projects", label="In this project (its id or URL)."
+        field_name="project_id", collection="projects", label="In this project (its id)."
     )
     person = ResourceIdFilter(
-        field_name="person_id", collection="users", label="Assigned to this user (their id or URL)."
+        field_name="person_id", collection="users", label="Assigned to this user (their id)."
     )
     assigned_to_me = StrictBooleanFilter(
         method="filter_assigned_to_me", label="Assigned to the caller (true), or to anyone else (false)."
