@@ -3,6 +3,7 @@
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from django.core.signals import request_finished
 
 from api.wsgi import WholeBodyWSGIHandler
 from tasks.models import Task
+from tests.config.test_settings import load_settings
 from tokens.services import token_pair_issue
 from users.models import User
 
@@ -83,3 +85,14 @@ def test_a_streamed_answer_is_streamed_and_closed_by_the_server(owner: User, fin
     body.close()
     assert b"".join(chunks).startswith(b"PK")
     assert len(finished) == 1
+
+
+def test_the_heap_is_settled_before_the_first_request(tmp_path: Path) -> None:
+    code = (
+        "import gc, sys; assert 'tasks.views' not in sys.modules; "
+        "from config.wsgi import application; "
+        "print('tasks.views' in sys.modules, gc.get_freeze_count() > 10000)"
+    )
+    settled = load_settings(tmp_path, code)
+    # The views were imported and everything alive frozen before any request came.
+    assert settled.stdout.split() == ["True", "True"], settled.stderr
