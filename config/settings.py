@@ -47,6 +47,9 @@ CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", [])
 _secret_key = env.str("SECRET_KEY", "")
 _database_url = env.str("DATABASE_URL", "")
 _redis_url = env.str("REDIS_URL", "")
+# The read path prepares its statements on the server (api/prepared.py); off for a pooler
+# that cannot carry prepared statements (PgBouncer before 1.21 in transaction mode).
+_database_prepared_statements = env.bool("DATABASE_PREPARED_STATEMENTS", True)
 SIGNUP_OPEN = env.bool("SIGNUP_OPEN", True)
 REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", 1024 * 1024, validate=Range(min=1024))
 # Seconds a client has to send a whole request body once its headers are in (api/wsgi.py).
@@ -158,6 +161,12 @@ if _database_url:
     import dj_database_url
 
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=600, conn_health_checks=True)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend with a health check that makes no round trip (api/postgresql).
+        DATABASES["default"]["ENGINE"] = "api.postgresql"
+        # Django turns psycopg's prepared statements off; the read path's are turned on.
+        if _database_prepared_statements:
+            DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(STATE_DIR / "db.sqlite3")}}
 

@@ -9,10 +9,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """Import the settings in a fresh interpreter with exactly ``env`` (plus PATH)."""
+SHOW_KEY_AND_DEBUG = "from django.conf import settings; print(settings.SECRET_KEY); print(settings.DEBUG)"
+
+
+def load_settings(
+    tmp_path: Path, code: str = SHOW_KEY_AND_DEBUG, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` on the settings in a fresh interpreter with exactly ``env`` (plus PATH)."""
     environment = {"PATH": os.environ["PATH"], "STATE_DIR": str(tmp_path / "var"), **env}
-    code = "from django.conf import settings; print(settings.SECRET_KEY); print(settings.DEBUG)"
     return subprocess.run(  # noqa: S603  our own interpreter and code
         [sys.executable, "-c", code],
         cwd=ROOT,
@@ -60,3 +64,17 @@ def test_an_env_file_is_read_and_the_environment_wins_over_it(tmp_path: Path) ->
     assert from_file.stdout.split() == ["from-file-" + "f" * 50, "True"]
     overridden = load_settings(tmp_path, ENV_FILE=str(env_file), DEBUG="false")
     assert overridden.stdout.split()[1] == "False"
+
+
+def test_postgresql_runs_on_the_projects_backend_with_prepared_statements_unless_turned_off(
+    tmp_path: Path,
+) -> None:
+    code = (
+        "from django.conf import settings; d = settings.DATABASES['default']; "
+        "print(d['ENGINE'], d.get('OPTIONS', {}).get('prepare_threshold'))"
+    )
+    url = "postgres://postgres@127.0.0.1:5432/test"
+    on = load_settings(tmp_path, code, DATABASE_URL=url)
+    off = load_settings(tmp_path, code, DATABASE_URL=url, DATABASE_PREPARED_STATEMENTS="false")
+    assert on.stdout.split() == ["api.postgresql", "5"], on.stderr
+    assert off.stdout.split() == ["api.postgresql", "None"], off.stderr
