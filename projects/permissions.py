@@ -32,7 +32,8 @@ def role_in(user_id: Any, project: Any = None) -> Subquery:
     """``user_id``'s role in the project of the outer row (``project``: the outer column,
     ``project_id`` by default), or NULL: an expression to annotate a queryset with."""
     ref = OuterRef(project or "project_id")
-    return Subquery(Membership.objects.filter(project_id=ref, user_id=user_id).values("role")[:1])
+    # One membership per user and project: no order to choose by (Membership's would join projects).
+    return Subquery(Membership.objects.filter(project_id=ref, user_id=user_id).order_by().values("role")[:1])
 
 
 def may_write_in(caller: Caller, role: str | None) -> bool:

@@ -211,7 +211,7 @@ def task_detail(*, caller: Caller, task_id: int, links: TaskLinks) -> Found | No
 
     def build(slots: prepared.Slots) -> QuerySet[Any]:
         tasks = with_caller_role(_visible(caller, slots), slots["person"])
-        return tasks.filter(pk=slots["id"]).values_list(*select(), "caller_role")[:1]
+        return tasks.filter(pk=slots["id"]).order_by().values_list(*select(), "caller_role")[:1]
 
     found = prepared.rows(("task-detail", caller.is_staff), build, id=task_id, person=caller.pk)
     if not found:
