@@ -15,6 +15,7 @@ import select
 from typing import Any
 
 from django.db.backends.postgresql import base
+from psycopg.pq import TransactionStatus
 
 
 def _has_input(connection: Any) -> bool:
@@ -29,8 +30,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         connection = self.connection
         if connection is None or connection.closed or connection.broken:
             return False
-        if self.in_atomic_block or not _has_input(connection):
-            # Idle and silent: as usable as SELECT 1 would find it. (Inside a transaction
-            # a reply would be a pending result, not a notice; Django's own check decides.)
-            return True
+        if connection.info.transaction_status == TransactionStatus.IDLE and not _has_input(connection):
+            return True  # idle and silent: as usable as SELECT 1 would find it
+        # In a transaction (perhaps a failed one, where SELECT 1 fails too), or the server spoke.
         return bool(super().is_usable())

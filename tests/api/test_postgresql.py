@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.db.backends.postgresql.base import DatabaseWrapper as DjangosWrapper
 from django.test import Client
 
@@ -129,3 +129,15 @@ def test_without_prepared_statements_nothing_is_prepared(owner: User) -> None:
     assert client.get(f"/tasks/{task.pk}/").json()["title"] == "unprepared"
     assert client.get("/tasks/").status_code == 200
     assert prepared_statements() == []
+
+
+def test_a_failed_transaction_is_not_usable(round_trips: list[str]) -> None:
+    # Django asks is_usable() after errors, and before checking constraints at the end of a
+    # test: a connection in a failed transaction must say no, as SELECT 1 would.
+    connection.ensure_connection()
+    with transaction.atomic():
+        with pytest.raises(DatabaseError), connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM no_such_table")
+        assert connection.is_usable() is False
+        assert round_trips == ["SELECT 1"]
+        transaction.set_rollback(True)
