@@ -61,15 +61,19 @@ def _stored_text(name: str) -> Expression:
     there is a fraction (as DRF writes it).
 
     SQLite stores aware datetimes as exactly that text: selected as text, the driver hands
-    it over unparsed. PostgreSQL writes it with to_char(): Django's and psycopg's loaders
-    would parse every timestamptz into a datetime only for it to be written back as text.
+    it over unparsed. PostgreSQL writes a timestamp as that text in its own output form (the
+    ISO DateStyle, which psycopg needs anyway) but drops the fraction's trailing zeros, so a
+    fraction is padded back to six digits. to_char() did the same at 1.7 times the server's
+    time (0.169 ms against 0.102 for a page's 400 instants, BENCHMARKS.md). Django's and
+    psycopg's loaders would parse every timestamptz into a datetime only for it to be
+    written back as text.
     """
     if connection.vendor == "postgresql":
         return Func(
             F(name),
-            template="to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || "
-            "CASE WHEN date_trunc('second', %(expressions)s) = %(expressions)s THEN '' "
-            "ELSE to_char(%(expressions)s AT TIME ZONE 'UTC', '.US') END",
+            template="CASE WHEN date_trunc('second', %(expressions)s) = %(expressions)s "
+            "THEN (%(expressions)s AT TIME ZONE 'UTC')::text "
+            "ELSE rpad((%(expressions)s AT TIME ZONE 'UTC')::text, 26, '0') END",
             output_field=TextField(),
         )
     return Cast(F(name), TextField())
