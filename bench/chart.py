@@ -1,6 +1,8 @@
 """PNG charts of make bench and make bench-scale results (matplotlib, no display needed).
 
 python -m bench.chart bench/results/bench.json      re-draws bench/results/bench.png
+python -m bench.chart --compare OUT.png RUN.txt...  requests/s per system and endpoint, from
+                                                    the tables compare.py prints (one a database)
 """
 
 from __future__ import annotations
@@ -157,7 +159,64 @@ def scale_chart(out: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def compare_table(text: str) -> tuple[str, dict[str, dict[str, float | None]]]:
+    """The database and the medians (endpoint -> system -> requests/s; None for "-") of the
+    summary table that ``../shared/bench/compare.py`` prints last."""
+    lines = text.splitlines()
+    start = max(i for i, line in enumerate(lines) if line.startswith("endpoint "))
+    header = lines[start].split()
+    systems = header[1 : header.index("x")]
+    database = header[-1].rstrip(")") if "--db" in header else "sqlite"
+    medians: dict[str, dict[str, float | None]] = {}
+    for line in lines[start + 1 :]:
+        cells = line.split()
+        if len(cells) < len(systems) + 1 or cells[0] not in ("detail", "list", "create"):
+            break
+        medians[cells[0]] = {
+            system: None if cell == "-" else float(cell)
+            for system, cell in zip(systems, cells[1 : len(systems) + 1], strict=True)
+        }
+    return database, medians
+
+
+def compare_chart(runs: list[tuple[str, dict[str, dict[str, float | None]]]], path: Path, title: str) -> Path:
+    """Grouped bars: requests/s of each system at each endpoint, a panel per database."""
+    fig, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), 4.8), squeeze=False)
+    fig.suptitle(title, fontsize=10)
+    for ax, (database, medians) in zip(axes[0], runs, strict=True):
+        endpoints = list(medians)
+        systems = list(next(iter(medians.values())))
+        width = 0.8 / len(systems)
+        for k, system in enumerate(systems):
+            xs = [i + (k - (len(systems) - 1) / 2) * width for i in range(len(endpoints))]
+            values = [medians[e][system] or 0.0 for e in endpoints]
+            bars = ax.bar(xs, values, width, label=system)
+            for bar, value in zip(bars, values, strict=True):
+                if value:
+                    ax.annotate(
+                        _num(value),
+                        (bar.get_x() + bar.get_width() / 2, value),
+                        ha="center",
+                        va="bottom",
+                        fontsize=7,
+                    )
+        ax.set_xticks(range(len(endpoints)), endpoints)
+        ax.set_ylabel("requests/s (median)")
+        ax.set_title(database, fontsize=10)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--compare"]:
+        out, *names = sys.argv[2:]
+        runs = [compare_table(Path(name).read_text()) for name in names]
+        title = "compare.py: the project, the plain DRF build, ninja and the floor (2 workers each, wrk -c8)"
+        print(compare_chart(runs, Path(out), title))
+        return
     for name in sys.argv[1:]:
         src = Path(name)
         out = json.loads(src.read_text())
