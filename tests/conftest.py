@@ -13,6 +13,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from api import caches
 from tests.helpers.accounts import PASSWORD, client_for
 from tests.helpers.processes import RunDjango, django_runner
+from tests.helpers.projects import Team, make_team
 from users.models import User
 
 
@@ -90,6 +91,12 @@ def staff(db: None) -> User:
 @pytest.fixture
 def anon() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def team(owner: User, other: User, staff: User) -> Team:
+    """The project "Launch" of owner's, with an editor, a viewer and a task; other a stranger to it."""
+    return make_team(owner, other, staff)
 
 
 @pytest.fixture

@@ -10,21 +10,8 @@ from django.test import Client
 from projects.models import Membership, Project, Role
 from projects.signals import membership_ended
 from tasks.models import Task
-from tests.helpers.accounts import PASSWORD
-from tests.helpers.projects import Team, make_team, personal_project, roles_in
+from tests.helpers.projects import Team, personal_project, roles_in
 from users.models import User
-
-
-@pytest.fixture
-def team(owner: User, other: User, staff: User) -> Team:
-    return make_team(owner, other, staff)
-
-
-@pytest.fixture
-def admin_client(db: None) -> Client:
-    client = Client()
-    client.force_login(User.objects.create_superuser(username="root", password=PASSWORD))
-    return client
 
 
 @pytest.fixture

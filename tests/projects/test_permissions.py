@@ -30,7 +30,6 @@ from tests.helpers.projects import (
     DUE,
     ROLES,
     Team,
-    make_team,
     member_url,
     members_url,
     personal_project,
@@ -40,11 +39,6 @@ from tests.helpers.projects import (
 )
 from users.models import User
 from users.principal import Principal
-
-
-@pytest.fixture
-def team(owner: User, other: User, staff: User) -> Team:
-    return make_team(owner, other, staff)
 
 
 @pytest.fixture

@@ -25,13 +25,8 @@ from projects.services import (
 from projects.signals import membership_ended
 from tasks.models import Task
 from tests.helpers.accounts import PASSWORD
-from tests.helpers.projects import DUE, Team, make_team, personal_project, roles_in
+from tests.helpers.projects import DUE, Team, personal_project, roles_in
 from users.models import User
-
-
-@pytest.fixture
-def team(owner: User, other: User, staff: User) -> Team:
-    return make_team(owner, other, staff)
 
 
 @pytest.fixture

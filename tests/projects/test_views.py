@@ -13,7 +13,6 @@ from tests.helpers.accounts import PASSWORD, client_for
 from tests.helpers.projects import (
     DUE,
     Team,
-    make_team,
     member_url,
     members_url,
     personal_project,
@@ -24,11 +23,6 @@ from tests.helpers.projects import (
 from users.models import User
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-
-
-@pytest.fixture
-def team(owner: User, other: User, staff: User) -> Team:
-    return make_team(owner, other, staff)
 
 
 def add_tasks(project: Project, person: User, count: int) -> None:

@@ -8,21 +8,8 @@ from django.test import Client
 from projects.services import personal_project_id
 from tasks.admin import TaskAdminForm
 from tasks.models import Task
-from tests.helpers.accounts import PASSWORD
-from tests.helpers.projects import DUE, Team, make_team, personal_project
+from tests.helpers.projects import DUE, Team, personal_project
 from users.models import User
-
-
-@pytest.fixture
-def team(owner: User, other: User, staff: User) -> Team:
-    return make_team(owner, other, staff)
-
-
-@pytest.fixture
-def admin_client(db: None) -> Client:
-    client = Client()
-    client.force_login(User.objects.create_superuser(username="root", password=PASSWORD))
-    return client
 
 
 def task_form(task: Task, **changes: object) -> dict[str, object]:

@@ -22,16 +22,11 @@ from tasks.permissions import (
     with_caller_role,
 )
 from tests.helpers.accounts import PASSWORD, client_for
-from tests.helpers.projects import DUE, ROLES, Team, make_team, personal_project, project_url, user_url
+from tests.helpers.projects import DUE, ROLES, Team, personal_project, project_url, user_url
 from users.models import User
 from users.principal import Principal
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-
-
-@pytest.fixture
-def team(owner: User, other: User, staff: User) -> Team:
-    return make_team(owner, other, staff)
 
 
 @pytest.fixture
