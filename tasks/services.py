@@ -6,6 +6,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from api import prepared
 from tasks.models import Task
 from tasks.recurrence import RecurrenceError, completion, recurrence_text
 
@@ -52,10 +53,12 @@ def task_create(
         completed=completed,
         recurrence=recurrence,
     )
-    if project_id is not None:
-        task.project_id = project_id
     _validate(task)
-    task.save()
+    if project_id is None:
+        task.save()  # Task.save() finds the person's personal project
+    else:
+        task.project_id = project_id
+        prepared.insert(task)  # the INSERT save() makes, compiled once (api/prepared.py)
     return task
 
 

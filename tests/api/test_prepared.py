@@ -6,13 +6,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from django.db import DatabaseError, connection, connections, transaction
-from django.db.models import QuerySet
+from django.db import DatabaseError, IntegrityError, connection, connections, transaction
+from django.db.models import QuerySet, Value
+from django.db.models.functions import Lower
+from django.db.models.signals import pre_save
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
 from api import prepared
 from tasks.models import Task
+from tests.helpers.projects import personal_project
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -111,3 +114,142 @@ def test_a_broken_transaction_refuses_further_queries(owner: User) -> None:
             run()
         with pytest.raises(TransactionManagementError):
             prepared.rows(("test", "after"), build, person=owner.pk, low=0)
+
+
+# insert(): Model.save() of a new row, its INSERT compiled once per model and connection.
+
+COLUMNS = ["title", "person_id", "project_id", "due_to", "completed", "recurrence", "last_completed"]
+
+
+def twins(owner: User, other: User) -> list[dict[str, Any]]:
+    due = datetime(2030, 1, 2, 3, 4, 5, 678900, tzinfo=UTC)
+    return [
+        {"person_id": owner.pk, "title": "plain", "due_to": due},
+        {"person_id": other.pk, "title": "ünïcødé ✓ 'quoted' %s", "due_to": due, "completed": True},
+        {
+            "person_id": owner.pk,
+            "title": "x" * 100,
+            "due_to": due,
+            "recurrence": "FREQ=DAILY",
+            "last_completed": due,
+        },
+    ]
+
+
+def fresh_insert_cache() -> None:
+    prepared._cache(connection).entries.pop(("insert", Task), None)
+
+
+def test_insert_writes_the_row_save_writes(owner: User, other: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh_insert_cache()
+    compiled: list[Any] = []
+    compile_insert = prepared._compile_insert
+
+    def counted(*args: Any) -> Any:
+        compiled.append(args)
+        return compile_insert(*args)
+
+    monkeypatch.setattr(prepared, "_compile_insert", counted)
+
+    for values in twins(owner, other):
+        project_id = personal_project(owner if values["person_id"] == owner.pk else other).pk
+        saved = Task(project_id=project_id, **values)
+        saved.save()
+        inserted = Task(project_id=project_id, **values)
+        prepared.insert(inserted)
+
+        assert inserted.pk not in (None, saved.pk)
+        assert (inserted._state.adding, inserted._state.db) == (saved._state.adding, saved._state.db)
+        rows = {
+            row.pop("id"): row
+            for row in Task.objects.filter(pk__in=[saved.pk, inserted.pk]).values(
+                "id", *COLUMNS, "created", "updated"
+            )
+        }
+        stamps = {pk: (rows[pk].pop("created"), rows[pk].pop("updated")) for pk in rows}
+        assert rows[inserted.pk] == rows[saved.pk]
+        # auto_now_add and auto_now: set on the instance, as written.
+        assert stamps[inserted.pk] == (inserted.created, inserted.updated)
+        assert None not in stamps[inserted.pk]
+
+    assert len(compiled) == 1  # then the statement is reused
+
+
+def test_insert_is_numbered_by_the_change_triggers(owner: User) -> None:
+    task = Task(
+        project_id=personal_project(owner).pk,
+        person_id=owner.pk,
+        title="t",
+        due_to=datetime(2030, 1, 1, tzinfo=UTC),
+    )
+    prepared.insert(task)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version, entered FROM tasks_task WHERE id = %s", [task.pk])
+        version, entered = cursor.fetchone()
+    assert version > 0
+    assert entered == version  # it came into its project with this change
+
+
+def test_a_watched_connection_sees_the_insert(owner: User) -> None:
+    project = personal_project(owner)
+
+    def task() -> Task:
+        return Task(
+            project_id=project.pk,
+            person_id=owner.pk,
+            title="t",
+            due_to=datetime(2030, 1, 1, tzinfo=UTC),
+        )
+
+    prepared.insert(task())  # compiled and cached
+    with CaptureQueriesContext(connection) as logged:
+        inserted = task()
+        prepared.insert(inserted)
+
+    assert [query["sql"].split()[0] for query in logged.captured_queries] == ["INSERT"]
+    assert Task.objects.filter(pk=inserted.pk).exists()
+
+
+def test_save_itself_runs_where_it_would_differ(owner: User) -> None:
+    heard: list[Task] = []
+
+    def receiver(sender: Any, instance: Task, **kwargs: Any) -> None:
+        heard.append(instance)
+
+    pre_save.connect(receiver, sender=Task, dispatch_uid="test_prepared")
+    try:
+        listened = Task(
+            project_id=personal_project(owner).pk,
+            person_id=owner.pk,
+            title="t",
+            due_to=datetime(2030, 1, 1, tzinfo=UTC),
+        )
+        prepared.insert(listened)
+    finally:
+        pre_save.disconnect(sender=Task, dispatch_uid="test_prepared")
+    expressed = Task(
+        project_id=personal_project(owner).pk,
+        person_id=owner.pk,
+        title=Lower(Value("LOUD")),
+        due_to=datetime(2030, 1, 1, tzinfo=UTC),
+    )
+    prepared.insert(expressed)
+
+    assert heard == [listened]
+    assert Task.objects.get(pk=expressed.pk).title == "loud"
+
+
+def test_a_failed_insert_breaks_its_transaction(owner: User) -> None:
+    blank = Task(
+        project_id=personal_project(owner).pk,
+        person_id=owner.pk,
+        title="",
+        due_to=datetime(2030, 1, 1, tzinfo=UTC),
+    )
+
+    with transaction.atomic():
+        with pytest.raises(IntegrityError):
+            prepared.insert(blank)  # the check constraint: no blank title
+        with pytest.raises(TransactionManagementError):
+            Task.objects.count()
