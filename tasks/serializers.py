@@ -3,7 +3,7 @@ from typing import Any
 from django.db.models import QuerySet
 from rest_framework import serializers
 
-from api.serializers import AwareDateTimeField, StrictFieldsMixin, TextField
+from api.serializers import AwareDateTimeField, CopiedFieldsMixin, StrictFieldsMixin, TextField
 from projects.models import Project
 from projects.permissions import projects_visible_to, users_sharing_a_project
 from tasks.recurrence import EXAMPLE, HORIZON_YEARS, MAX_COUNT, MAX_LENGTH, RecurrenceError, recurrence_text
@@ -57,7 +57,7 @@ RECURRENCE_HELP = (
 )
 
 
-class TaskSerializer(StrictFieldsMixin, serializers.Serializer):
+class TaskSerializer(CopiedFieldsMixin, StrictFieldsMixin, serializers.Serializer):
     """A task as clients write it; reads are built by tasks.reads with the same shape.
 
     Fields are declared rather than derived from the model (ModelSerializer introspects
