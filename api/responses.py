@@ -1,4 +1,4 @@
-"""Answers of the hot reads."""
+"""Answers of the hot paths: the reads, and the task a write leaves."""
 
 from typing import Any
 
@@ -9,8 +9,11 @@ from rest_framework.response import Response
 from api.renderers import ORJSONRenderer
 
 
-def negotiated(request: Request, data: Any, headers: dict[str, str] | None = None) -> HttpResponse:
-    """``Response(data, headers=headers)``: made at once when the client negotiated plain JSON.
+def negotiated(
+    request: Request, data: Any, headers: dict[str, str] | None = None, status: int = 200
+) -> HttpResponse:
+    """``Response(data, status=status, headers=headers)``: made at once when the client
+    negotiated plain JSON.
 
     A DRF Response is a template response rendered after the view returns, by a renderer
     looked up again then, with a context built for it: for one task that machinery cost
@@ -21,8 +24,8 @@ def negotiated(request: Request, data: Any, headers: dict[str, str] | None = Non
     """
     renderer = request.accepted_renderer
     if type(renderer) is not ORJSONRenderer or request.accepted_media_type != renderer.media_type:
-        return Response(data, headers=headers)
-    response = HttpResponse(renderer.render(data), content_type=renderer.media_type)
+        return Response(data, status=status, headers=headers)
+    response = HttpResponse(renderer.render(data), content_type=renderer.media_type, status=status)
     for name, value in (headers or {}).items():
         response[name] = value
     return response

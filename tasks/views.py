@@ -232,7 +232,7 @@ class TaskViewSet(viewsets.ModelViewSet):
     # read path's builder. A change or a delete holds the row locked from the If-Match
     # check to the write (see get_queryset()).
 
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -249,7 +249,7 @@ class TaskViewSet(viewsets.ModelViewSet):
         )
         return self.answer(request, created, status.HTTP_201_CREATED)
 
-    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
         with transaction.atomic():
             task = self.matching_task()
             body = self.get_serializer(task, data=request.data, partial=kwargs.get("partial", False))
@@ -308,9 +308,9 @@ class TaskViewSet(viewsets.ModelViewSet):
         require_match(self.request, etag(task.pk, reads.instant_text(task.updated)))
         return task
 
-    def answer(self, request: Request, task: Task, code: int) -> Response:
+    def answer(self, request: Request, task: Task, code: int) -> HttpResponse:
         body = TaskLinks(request).task_from_model(task)
         headers = {"ETag": etag(body["id"], body["updated"])}
         if code == status.HTTP_201_CREATED:
             headers["Location"] = body["url"]
-        return Response(body, status=code, headers=headers)
+        return negotiated(request, body, headers=headers, status=code)
