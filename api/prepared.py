@@ -65,6 +65,15 @@ def _sentinel(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class Statement:
+    """SQL written around querysets the ORM compiled (what the ORM cannot say, such as a
+    LATERAL join), with its parameters in order: what a build may return for rows()."""
+
+    sql: str
+    params: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
 class _Compiled:
     sql: str
     driver_sql: str  # the same in the driver's placeholder style
@@ -82,11 +91,16 @@ def _adapt(value: Any, connection: Any) -> Any:
     return value
 
 
-def _compile(build: Callable[[Slots], QuerySet[Any]], values: Slots, connection: Any) -> _Compiled | None:
+Build = Callable[[Slots], "QuerySet[Any] | Statement"]
+
+
+def _compile(build: Build, values: Slots, connection: Any) -> _Compiled | None:
     sentinels = {name: _sentinel(value) for name, value in values.items()}
-    queryset = build(sentinels)
-    compiler = queryset.query.get_compiler(connection=connection)
-    sql, params = compiler.as_sql()
+    built = build(sentinels)
+    if isinstance(built, Statement):
+        sql, params = built.sql, built.params
+    else:
+        sql, params = built.query.get_compiler(connection=connection).as_sql()
     positions: dict[str, list[int]] = {}
     for name, sentinel in sentinels.items():
         forms = (sentinel, _adapt(sentinel, connection))
@@ -137,13 +151,13 @@ def _cache(connection: Any) -> BoundedCache[Hashable, _Compiled]:
 
 def rows(
     shape: Hashable,
-    build: Callable[[Slots], QuerySet[Any]],
+    build: Build,
     *,
     using: str = "default",
     **values: Any,
 ) -> list[Any]:
-    """The rows ``build(values)`` (a ``values_list`` queryset) selects, via cached SQL, as
-    the database driver returns them: no ORM converter runs on them."""
+    """The rows ``build(values)`` (a ``values_list`` queryset, or a Statement) selects, via
+    cached SQL, as the database driver returns them: no ORM converter runs on them."""
     connection = connections[using]
     cache = _cache(connection)
     compiled = cache.get(shape)
@@ -151,7 +165,12 @@ def rows(
         compiled = _compile(build, values, connection) or _NOT_PREPARED
         cache.put(shape, compiled)
     if compiled is _NOT_PREPARED:
-        return list(build(values))
+        built = build(values)
+        if isinstance(built, Statement):
+            with connection.cursor() as cursor:
+                cursor.execute(built.sql, built.params)
+                return cursor.fetchall()
+        return list(built)
     params = list(compiled.params)
     for name, indexes in compiled.positions.items():
         value = _adapt(values[name], connection)

@@ -32,7 +32,7 @@ from api import prepared
 from api.caches import BoundedCache
 from api.pagination import PageQuery
 from tasks.models import Task
-from tasks.permissions import member_tasks, task_scope, task_scope_by_project, with_caller_role
+from tasks.permissions import member_tasks, task_page_by_project, task_scope, with_caller_role
 from users.principal import Caller
 
 COLUMNS = (
@@ -238,18 +238,16 @@ def task_page(
             list(page.apply(_from_start(within, page, page.slots)).values_list(*select()))
         )
 
-    def build(slots: prepared.Slots) -> QuerySet[Any]:
+    def build(slots: prepared.Slots) -> QuerySet[Any] | prepared.Statement:
         def from_start(tasks: QuerySet[Task]) -> QuerySet[Task]:
             return page.apply(_from_start(tasks, page, slots), slots)
 
         # The same tasks as task_scope()'s page (tests/tasks/test_reads.py walks them).
         if connection.vendor == "postgresql" and not caller.is_staff:
             order = [f"-{name}" if descending != page.backwards else name for name, descending in page.key]
-            scope = task_scope_by_project(
-                caller_id=slots["person"], page=from_start, order=order, size=page.limit
+            return task_page_by_project(
+                caller_id=slots["person"], page=from_start, order=order, size=page.limit, columns=select()
             )
-            # The projects' pages hold the page: what is left is their order.
-            return Task.objects.filter(scope).order_by(*order)[: page.limit].values_list(*select())
         # Staff; and SQLite, which stops reading each project of the IN list once the page is full.
         scope = task_scope(caller_id=slots.get("person"), is_staff=caller.is_staff)
         return from_start(Task.objects.filter(scope)).values_list(*select())
