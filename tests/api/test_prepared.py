@@ -253,3 +253,22 @@ def test_a_failed_insert_breaks_its_transaction(owner: User) -> None:
             prepared.insert(blank)  # the check constraint: no blank title
         with pytest.raises(TransactionManagementError):
             Task.objects.count()
+
+
+def test_a_statement_around_compiled_querysets_runs_as_they_would(
+    tasks: list[Task], owner: User, other: User
+) -> None:
+    built: list[prepared.Slots] = []
+
+    def build(slots: prepared.Slots) -> prepared.Statement:
+        built.append(slots)
+        inner, _ = counting_build()
+        sql, params = inner(slots).query.get_compiler(connection=connection).as_sql()
+        return prepared.Statement(f'SELECT "t"."id", "t"."title" FROM ({sql}) "t" ORDER BY 1 DESC', params)  # noqa: S608
+
+    for person in (owner, other, owner):
+        for low in (0, tasks[2].pk):
+            found = prepared.rows(("test", "statement"), build, person=person.pk, low=low)
+            assert [tuple(row) for row in found] == orm(person, low)[::-1]
+
+    assert len(built) == 1
