@@ -182,7 +182,8 @@ def _statement(*, caller: Caller, since: Token | None, limit: int) -> tuple[str,
         mine_sql, mine_params = "", []
         unseen = f"NOT EXISTS (SELECT 1 FROM {task} t WHERE t.id = g.task_id)"
     else:
-        member_sql, member_params = member_project_ids(caller.pk).query.sql_with_params()
+        # No order: Membership's would join projects for every page.
+        member_sql, member_params = member_project_ids(caller.pk).order_by().query.sql_with_params()
         mine_sql, mine_params = f"mine AS ({member_sql}), ", list(member_params)
         unseen = (
             f"NOT EXISTS (SELECT 1 FROM {task} t WHERE t.id = g.task_id "
@@ -243,8 +244,25 @@ def _statement(*, caller: Caller, since: Token | None, limit: int) -> tuple[str,
                 *range_params,
             )
     range_sql, range_params = _after("t.version", "t.id", position, KIND_CHANGED)
-    scope = "" if every_task else "AND t.project_id IN (SELECT project_id FROM mine)"
-    branch(f"SELECT t.version, {KIND_CHANGED}, t.id FROM {task} t WHERE {range_sql} {scope}", *range_params)
+    if every_task:
+        branch(f"SELECT t.version, {KIND_CHANGED}, t.id FROM {task} t WHERE {range_sql}", *range_params)
+    elif connection.vendor == "postgresql":
+        # Each project's first ``limit`` changes from its (project, version) index, in order:
+        # the page is among them. With ``project_id IN (mine)`` PostgreSQL read every task of
+        # the caller's projects and sorted them, each page (40 ms for a member of 112,000).
+        branch(
+            f"SELECT t.version, {KIND_CHANGED}, t.id FROM mine CROSS JOIN LATERAL (SELECT t.version, t.id "
+            f"FROM {task} t WHERE t.project_id = mine.project_id AND {range_sql} "
+            "ORDER BY t.version, t.id LIMIT %s) t",
+            *range_params,
+            limit,
+        )
+    else:  # SQLite has no LATERAL
+        branch(
+            f"SELECT t.version, {KIND_CHANGED}, t.id FROM {task} t WHERE {range_sql} "
+            "AND t.project_id IN (SELECT project_id FROM mine)",
+            *range_params,
+        )
 
     items = " UNION ALL ".join(sql for sql, _ in branches)
     sql = (

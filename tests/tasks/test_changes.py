@@ -403,6 +403,35 @@ def test_a_full_sync_in_pages_reads_every_task_once(owner: User, owner_client: A
     assert replica.tasks == visible(owner_client)
 
 
+@pytest.mark.django_db(transaction=True)  # each write committed, as requests make them
+@pytest.mark.parametrize("page_size", [1, 2, 5])
+def test_a_member_of_several_projects_syncs_their_changes_in_order(
+    owner: User, other: User, other_client: APIClient, page_size: int
+) -> None:
+    # Each project's changes are read apart and merged (on PostgreSQL, tasks.changes): the
+    # pages hold every change once, in the order the database numbered them.
+    projects = [project_create(owner_id=owner.pk, name=f"p{n}") for n in range(3)]
+    for project in projects:
+        member_add(project=project, user_id=other.pk, role=Role.EDITOR)
+    replica = Replica(other_client, page_size=page_size).sync()
+    made = [
+        task_create(person_id=owner.pk, project_id=projects[n % 3].pk, title=f"t{n}", due_to=DUE)
+        for n in range(7)
+    ]
+    task_update(task=made[0], changes={"title": "again"})  # now the last change
+
+    seen: list[int] = []
+    while True:
+        body = replica.page()
+        assert len(body["changes"]) <= page_size
+        seen += [task["id"] for task in body["changes"]]
+        if not body["more"]:
+            break
+
+    assert seen == [task.pk for task in made[1:]] + [made[0].pk]
+    assert replica.tasks == visible(other_client)
+
+
 # Each write its own transaction, as requests make them: the clock moves on between them.
 @pytest.mark.django_db(transaction=True)
 def test_an_idle_client_s_token_follows_the_clock(owner: User, other: User, owner_client: APIClient) -> None:
