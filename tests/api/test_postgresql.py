@@ -120,6 +120,18 @@ def test_the_read_path_runs_prepared_statements(owner: User) -> None:
     assert len([s for s in prepared_statements() if '"tasks_task"' in s]) == 2  # reused, not added
 
 
+def test_a_create_runs_its_insert_prepared(owner: User) -> None:
+    client = Client(headers={"Authorization": f"Bearer {token_pair_issue(user=owner)['access']}"})
+    body = {"title": "prepared", "due_to": "2030-01-01T00:00:00Z"}
+
+    for _ in range(2):
+        assert client.post("/tasks/", body, content_type="application/json").status_code == 201
+
+    inserts = [statement for statement in prepared_statements() if statement.startswith("INSERT")]
+    assert len(inserts) == 1  # one statement, made at the first create and run again
+    assert '"tasks_task"' in inserts[0]
+
+
 def test_without_prepared_statements_nothing_is_prepared(owner: User) -> None:
     task = Task.objects.create(person=owner, title="unprepared", due_to=datetime(2030, 1, 1, tzinfo=UTC))
     connection.ensure_connection()
@@ -128,6 +140,8 @@ def test_without_prepared_statements_nothing_is_prepared(owner: User) -> None:
 
     assert client.get(f"/tasks/{task.pk}/").json()["title"] == "unprepared"
     assert client.get("/tasks/").status_code == 200
+    body = {"title": "unprepared", "due_to": "2030-01-01T00:00:00Z"}
+    assert client.post("/tasks/", body, content_type="application/json").status_code == 201
     assert prepared_statements() == []
 
 

@@ -175,13 +175,18 @@ def test_insert_writes_the_row_save_writes(owner: User, other: User, monkeypatch
     assert len(compiled) == 1  # then the statement is reused
 
 
-def test_insert_is_numbered_by_the_change_triggers(owner: User) -> None:
-    task = Task(
+def new_task(owner: User, title: Any = "t") -> Task:
+    """An unsaved task of ``owner``'s in their personal project."""
+    return Task(
         project_id=personal_project(owner).pk,
         person_id=owner.pk,
-        title="t",
+        title=title,
         due_to=datetime(2030, 1, 1, tzinfo=UTC),
     )
+
+
+def test_insert_is_numbered_by_the_change_triggers(owner: User) -> None:
+    task = new_task(owner)
     prepared.insert(task)
 
     with connection.cursor() as cursor:
@@ -192,19 +197,9 @@ def test_insert_is_numbered_by_the_change_triggers(owner: User) -> None:
 
 
 def test_a_watched_connection_sees_the_insert(owner: User) -> None:
-    project = personal_project(owner)
-
-    def task() -> Task:
-        return Task(
-            project_id=project.pk,
-            person_id=owner.pk,
-            title="t",
-            due_to=datetime(2030, 1, 1, tzinfo=UTC),
-        )
-
-    prepared.insert(task())  # compiled and cached
+    prepared.insert(new_task(owner))  # compiled and cached
+    inserted = new_task(owner)  # its project read before the watch
     with CaptureQueriesContext(connection) as logged:
-        inserted = task()
         prepared.insert(inserted)
 
     assert [query["sql"].split()[0] for query in logged.captured_queries] == ["INSERT"]
@@ -219,21 +214,11 @@ def test_save_itself_runs_where_it_would_differ(owner: User) -> None:
 
     pre_save.connect(receiver, sender=Task, dispatch_uid="test_prepared")
     try:
-        listened = Task(
-            project_id=personal_project(owner).pk,
-            person_id=owner.pk,
-            title="t",
-            due_to=datetime(2030, 1, 1, tzinfo=UTC),
-        )
+        listened = new_task(owner)
         prepared.insert(listened)
     finally:
         pre_save.disconnect(sender=Task, dispatch_uid="test_prepared")
-    expressed = Task(
-        project_id=personal_project(owner).pk,
-        person_id=owner.pk,
-        title=Lower(Value("LOUD")),
-        due_to=datetime(2030, 1, 1, tzinfo=UTC),
-    )
+    expressed = new_task(owner, title=Lower(Value("LOUD")))
     prepared.insert(expressed)
 
     assert heard == [listened]
@@ -241,12 +226,7 @@ def test_save_itself_runs_where_it_would_differ(owner: User) -> None:
 
 
 def test_a_failed_insert_breaks_its_transaction(owner: User) -> None:
-    blank = Task(
-        project_id=personal_project(owner).pk,
-        person_id=owner.pk,
-        title="",
-        due_to=datetime(2030, 1, 1, tzinfo=UTC),
-    )
+    blank = new_task(owner, title="")
 
     with transaction.atomic():
         with pytest.raises(IntegrityError):
