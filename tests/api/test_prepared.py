@@ -137,7 +137,7 @@ def twins(owner: User, other: User) -> list[dict[str, Any]]:
 
 
 def fresh_insert_cache() -> None:
-    prepared._cache(connection).entries.pop(("insert", Task), None)
+    prepared._cache(connections["default"]).entries.pop(("insert", Task), None)  # the wrapper, not the proxy
 
 
 def test_insert_writes_the_row_save_writes(owner: User, other: User, monkeypatch: pytest.MonkeyPatch) -> None:
