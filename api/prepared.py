@@ -31,7 +31,7 @@ a tracing hook), they go through Django's cursor instead, so every query is seen
 
 import itertools
 import re
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -123,9 +123,7 @@ _FORMAT_PLACEHOLDER = re.compile(r"(?<!%)%s")
 def _execute(connection: Any, compiled: _Compiled, params: list[Any]) -> list[Any]:
     """``compiled`` run with ``params``: what ``connection.cursor().execute()`` does."""
     if connection.queries_logged or connection.execute_wrappers:
-        with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, params)
-            return cursor.fetchall()
+        return _through_django(connection, compiled.sql, params)
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     connection.validate_thread_sharing()
@@ -137,6 +135,12 @@ def _execute(connection: Any, compiled: _Compiled, params: list[Any]) -> list[An
         with psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(compiled.driver_sql, params, prepare=True)
             return cursor.fetchall()
+
+
+def _through_django(connection: Any, sql: str, params: Sequence[Any]) -> list[Any]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _cache(connection: Any) -> BoundedCache[Hashable, _Compiled]:
@@ -167,9 +171,7 @@ def rows(
     if compiled is _NOT_PREPARED:
         built = build(values)
         if isinstance(built, Statement):
-            with connection.cursor() as cursor:
-                cursor.execute(built.sql, built.params)
-                return cursor.fetchall()
+            return _through_django(connection, built.sql, built.params)
         return list(built)
     params = list(compiled.params)
     for name, indexes in compiled.positions.items():
@@ -196,10 +198,9 @@ def _compile_insert(instance: Model, fields: list[Any], params: list[Any], conne
     return _Compiled(sql, _driver_sql(sql, connection), (), {})
 
 
-def insert(instance: Model, *, using: str = "default") -> None:
-    """``instance.save()`` for a new row (no primary key yet): the same row written, the
-    same values set on ``instance`` (auto_now fields, the returned id), the same state.
-    The model's own save() does not run: a caller whose model overrides it does its work."""
+def _insert_plan(instance: Model, connection: Any) -> tuple[_Compiled, list[Any]] | None:
+    """The cached INSERT of ``instance`` and its parameters, with ``instance``'s auto_now
+    fields set; None where save() would do otherwise."""
     model = type(instance)
     meta = model._meta
     if (
@@ -209,9 +210,7 @@ def insert(instance: Model, *, using: str = "default") -> None:
         or pre_save.has_listeners(model)
         or post_save.has_listeners(model)
     ):
-        instance.save(using=using)
-        return
-    connection = connections[using]
+        return None
     # What save() checks first: no unsaved related object; ids taken from related objects.
     instance._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]  # not in the stubs
     fields = [
@@ -219,20 +218,29 @@ def insert(instance: Model, *, using: str = "default") -> None:
     ]
     values = [field.pre_save(instance, True) for field in fields]
     if any(hasattr(value, "resolve_expression") for value in values):
-        instance.save(using=using)
-        return
+        return None
     params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True)]
     cache = _cache(connection)
     compiled = cache.get(("insert", model))
     if compiled is None:
         compiled = _compile_insert(instance, fields, params, connection)
         cache.put(("insert", model), compiled)
-    if compiled is _NOT_PREPARED:
+    return None if compiled is _NOT_PREPARED else (compiled, params)
+
+
+def insert(instance: Model, *, using: str = "default") -> None:
+    """``instance.save()`` for a new row (no primary key yet): the same row written, the
+    same values set on ``instance`` (auto_now fields, the returned id), the same state.
+    The model's own save() does not run: a caller whose model overrides it does its work."""
+    connection = connections[using]
+    plan = _insert_plan(instance, connection)
+    if plan is None:
         instance.save(using=using)
         return
+    compiled, params = plan
     with transaction.mark_for_rollback_on_error(using=using):
         returned = _execute(connection, compiled, params)
-    for field, value in zip(meta.db_returning_fields, returned[0], strict=True):
+    for field, value in zip(instance._meta.db_returning_fields, returned[0], strict=True):
         setattr(instance, field.attname, value)
     instance._state.adding = False
     instance._state.db = using

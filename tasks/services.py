@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from api import prepared
+from projects.services import personal_project_create, personal_project_id
 from tasks.models import Task
 from tasks.recurrence import RecurrenceError, completion, recurrence_text
 
@@ -38,7 +39,7 @@ def _validate(task: Task) -> None:
 def task_create(
     *,
     person_id: int,
-    project_id: int | None = None,  # None: the person's personal project (Task.save)
+    project_id: int | None = None,  # None: the person's personal project (made if missing, as the API does)
     title: str,
     due_to: datetime,
     completed: bool = False,
@@ -47,6 +48,9 @@ def task_create(
     """A new task. ``completed`` is its state as given: a recurring task created completed
     (an import of a series that ended) stays so; completing is a change (task_update())."""
     task = Task(
+        project_id=project_id
+        or personal_project_id(person_id)
+        or personal_project_create(user_id=person_id).pk,
         person_id=person_id,
         title=title,
         due_to=due_to,
@@ -54,11 +58,7 @@ def task_create(
         recurrence=recurrence,
     )
     _validate(task)
-    if project_id is None:
-        task.save()  # Task.save() finds the person's personal project
-    else:
-        task.project_id = project_id
-        prepared.insert(task)  # the INSERT save() makes, compiled once (api/prepared.py)
+    prepared.insert(task)  # the INSERT save() makes, compiled once (api/prepared.py)
     return task
 
 
