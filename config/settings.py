@@ -92,6 +92,12 @@ JWT_REFRESH_TTL = env.int("JWT_REFRESH_TTL", 14 * 24 * 3600, validate=Range(min=
 JWT_LEEWAY = env.int("JWT_LEEWAY", 30, validate=Range(min=0, max=300))
 JWT_SECRET = env.str("JWT_SECRET", "")
 JWT_PRIVATE_KEY_FILE = env.path("JWT_PRIVATE_KEY_FILE", None)
+# OAuth 2.0 clients (tokens/clients.py): the first-party public client, named by logins
+# that name none; and how often one confidential client may introspect.
+DEFAULT_CLIENT_ID = env.str("DEFAULT_CLIENT_ID", "taskservice", validate=Regexp(r"^[\x21-\x7e]{1,64}$"))
+INTROSPECTION_RATE = env.str("INTROSPECTION_RATE", "1200/min", validate=RATE)
+DPOP_REQUIRED = env.bool("DPOP_REQUIRED", False)  # TEMP
+DPOP_ALGORITHMS = ["ES256"]  # TEMP
 
 env.seal()  # raises one error naming every malformed variable
 JWT_KEY_DIR = STATE_DIR / "jwt"
@@ -272,6 +278,7 @@ REST_FRAMEWORK = {
         "login": LOGIN_RATE,
         "login_username": LOGIN_USERNAME_RATE,
         "signup": SIGNUP_RATE,
+        "introspection": INTROSPECTION_RATE,
     },
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",

@@ -63,8 +63,8 @@ def server_env(state_dir: Path, **settings: str) -> dict[str, str]:
     return env
 
 
-def manage(env: dict[str, str], *args: str, timeout: float = 300) -> None:
-    """Run ``manage.py <args>`` with ``env``; raise with its output if it fails."""
+def manage(env: dict[str, str], *args: str, timeout: float = 300) -> str:
+    """Run ``manage.py <args>`` with ``env``; its stdout, or raise with its output if it fails."""
     done = subprocess.run(  # noqa: S603  our own interpreter and manage.py
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -76,6 +76,7 @@ def manage(env: dict[str, str], *args: str, timeout: float = 300) -> None:
     )
     if done.returncode != 0:
         raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
 
 
 def children(pid: int) -> list[int]:

@@ -49,7 +49,12 @@ def _fast_and_unthrottled(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(
         SimpleRateThrottle,
         "THROTTLE_RATES",
-        {"login": "100000/min", "login_username": "100000/min", "signup": "100000/min"},
+        {
+            "login": "100000/min",
+            "login_username": "100000/min",
+            "signup": "100000/min",
+            "introspection": "100000/min",
+        },
     )
 
 

@@ -186,6 +186,8 @@ def _decode(token: str, token_use: TokenUse) -> tuple[str, dict[str, Any]]:
         raise InvalidToken("The token's subject is malformed.")
     if not (isinstance(jti, str) and 0 < len(jti) <= 64):
         raise InvalidToken("The token's id is malformed.")
+    if token_use == "access" and not isinstance(claims.get("client_id"), str):
+        raise InvalidToken("The token lacks the 'client_id' claim.")  # RFC 9068 §2.2
     return key.kid, claims
 
 

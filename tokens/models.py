@@ -17,6 +17,7 @@ class Session(models.Model):
         LOGOUT_ALL = "logout_all"
         REUSE = "reuse", "a rotated refresh token was presented again"
         REVOKED = "revoked", "revoked by the user"
+        CLIENT_REVOKED = "client_revoked", "the client was revoked"
         PASSWORD = "password", "the password changed"
         DEACTIVATED = "deactivated", "the account was deactivated"
 
@@ -32,9 +33,50 @@ class Session(models.Model):
     refresh_digest = models.CharField(max_length=64, help_text="SHA-256 of the current refresh token's jti.")
     revoked = models.DateTimeField(null=True, blank=True)
     revoked_reason = models.CharField(max_length=16, choices=Reason.choices, blank=True)
+    client_id = models.CharField(
+        max_length=64, blank=True, help_text="The OAuth client the session's tokens were issued to."
+    )
+    binding = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The JWK thumbprint (RFC 7638) a DPoP-bound session's tokens are bound to.",
+    )
 
     class Meta:
-        indexes = [models.Index(fields=["user", "expires"], name="session_user_expires_idx")]
+        indexes = [
+            models.Index(fields=["user", "expires"], name="session_user_expires_idx"),
+            models.Index(
+                fields=["client_id"], name="session_client_idx", condition=models.Q(revoked__isnull=True)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"session {self.id} of user {self.user_id}"
+
+
+class Client(models.Model):
+    """An OAuth 2.0 client (RFC 6749 §2): a program that obtains tokens for users.
+
+    Public clients (a browser app, a command-line tool) cannot keep a secret and name
+    themselves by ``client_id`` alone. Confidential clients (another service) authenticate
+    with their secret, of which only a SHA-256 digest is kept: the secret is 256 random
+    bits, shown once, so a slow password hash would add nothing but cost to every call.
+    The first-party public client (``DEFAULT_CLIENT_ID``) exists from the first login
+    that names no client.
+    """
+
+    id = models.CharField(primary_key=True, max_length=64, verbose_name="client id")
+    name = models.CharField(max_length=100)
+    confidential = models.BooleanField(default=False)
+    secret_digest = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the client secret.")
+    created = models.DateTimeField(auto_now_add=True)
+    revoked = models.DateTimeField(
+        null=True, blank=True, help_text="When set, the client can no longer get, use or check tokens."
+    )
+
+    class Meta:
+        ordering = ["created"]
+
+    def __str__(self) -> str:
+        kind = "confidential" if self.confidential else "public"
+        return f"{self.name} ({kind} client {self.id})"

@@ -13,7 +13,9 @@ class LoginSerializer(StrictFieldsMixin, serializers.Serializer):
 class TokenPairSerializer(serializers.Serializer):
     access = serializers.CharField()
     refresh = serializers.CharField()
-    token_type = serializers.ChoiceField(choices=["Bearer"])
+    token_type = serializers.ChoiceField(
+        choices=["Bearer", "DPoP"], help_text="DPoP when the tokens are bound to a key."
+    )
     expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
 
 
@@ -49,3 +51,71 @@ class SessionSerializer(serializers.Serializer):
     user_agent = serializers.CharField()
     ip = serializers.IPAddressField(allow_null=True)
     current = serializers.BooleanField(help_text="This is the session of the token making the request.")
+
+
+class GrantRequestSerializer(serializers.Serializer):
+    """RFC 6749's form-encoded grants (§4.3 password, §6 refresh_token); for the schema only."""
+
+    grant_type = serializers.ChoiceField(choices=["password", "refresh_token"])
+    username = serializers.CharField(required=False, help_text="grant_type=password")
+    password = serializers.CharField(required=False, help_text="grant_type=password")
+    refresh_token = serializers.CharField(required=False, help_text="grant_type=refresh_token")
+    client_id = serializers.CharField(
+        required=False, help_text="Public clients; the first-party one when absent."
+    )
+    client_secret = serializers.CharField(required=False, help_text="client_secret_post; or use HTTP Basic.")
+
+
+class GrantAnswerSerializer(serializers.Serializer):
+    """RFC 6749 §5.1's token answer, to a form-encoded grant."""
+
+    access_token = serializers.CharField()
+    token_type = serializers.ChoiceField(choices=["Bearer", "DPoP"])
+    expires_in = serializers.IntegerField()
+    refresh_token = serializers.CharField()
+
+
+class IntrospectionRequestSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    token_type_hint = serializers.ChoiceField(choices=["access_token", "refresh_token"], required=False)
+
+
+class IntrospectionSerializer(serializers.Serializer):
+    """RFC 7662 §2.2: only ``active`` when the token is not usable."""
+
+    active = serializers.BooleanField()
+    client_id = serializers.CharField(required=False)
+    username = serializers.CharField(required=False)
+    token_type = serializers.ChoiceField(choices=["Bearer", "DPoP"], required=False)
+    sub = serializers.CharField(required=False)
+    iss = serializers.CharField(required=False)
+    aud = serializers.CharField(required=False)
+    exp = serializers.IntegerField(required=False)
+    iat = serializers.IntegerField(required=False)
+    nbf = serializers.IntegerField(required=False)
+    jti = serializers.CharField(required=False)
+    sid = serializers.CharField(required=False)
+    cnf = serializers.DictField(
+        required=False, help_text='{"jkt": ...} for a DPoP-bound token (RFC 9449 §6.2).'
+    )
+
+
+class RevocationRequestSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    token_type_hint = serializers.ChoiceField(choices=["access_token", "refresh_token"], required=False)
+    client_id = serializers.CharField(required=False, help_text="Public clients.")
+
+
+class AuthorizationServerMetadataSerializer(serializers.Serializer):
+    issuer = serializers.CharField()
+    jwks_uri = serializers.URLField()
+    token_endpoint = serializers.URLField()
+    introspection_endpoint = serializers.URLField()
+    revocation_endpoint = serializers.URLField()
+    service_documentation = serializers.URLField()
+    grant_types_supported = serializers.ListField(child=serializers.CharField())
+    response_types_supported = serializers.ListField(child=serializers.CharField())
+    token_endpoint_auth_methods_supported = serializers.ListField(child=serializers.CharField())
+    introspection_endpoint_auth_methods_supported = serializers.ListField(child=serializers.CharField())
+    revocation_endpoint_auth_methods_supported = serializers.ListField(child=serializers.CharField())
+    dpop_signing_alg_values_supported = serializers.ListField(child=serializers.CharField())

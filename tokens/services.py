@@ -21,22 +21,60 @@ def _digest(jti: str) -> str:
     return hashlib.sha256(jti.encode()).hexdigest()
 
 
-def _pair(*, user_id: int, generation: int, session_id: str, refresh: codec.IssuedToken) -> dict[str, Any]:
-    claims = {"sid": session_id, "gen": generation}
-    access = codec.encode(user_id=user_id, token_use="access", ttl=settings.JWT_ACCESS_TTL, extra=claims)
+def _pair(
+    *,
+    user_id: int,
+    generation: int,
+    session_id: str,
+    refresh: codec.IssuedToken,
+    client_id: str,
+    binding: str,
+) -> dict[str, Any]:
+    access = codec.encode(
+        user_id=user_id,
+        token_use="access",
+        ttl=settings.JWT_ACCESS_TTL,
+        extra=_family_claims(
+            session_id=session_id, generation=generation, client_id=client_id, binding=binding
+        ),
+    )
     return {
         "access": access.token,
         "refresh": refresh.token,
-        "token_type": "Bearer",
+        # RFC 9449 §5: a bound token is a DPoP token, and must be sent as one.
+        "token_type": "DPoP" if binding else "Bearer",
         "expires_in": settings.JWT_ACCESS_TTL,
     }
 
 
-def session_start(*, user: User, user_agent: str = "", ip: str | None = None) -> dict[str, Any]:
-    """Log in: a new session, and the first token pair of its family."""
+def _family_claims(*, session_id: str, generation: int, client_id: str, binding: str) -> dict[str, Any]:
+    """What every token of a session carries: the session, the user's token generation, the
+    client it was issued to (RFC 9068 §2.2) and, when DPoP-bound, the key (RFC 9449 §6.1)."""
+    claims: dict[str, Any] = {"sid": session_id, "gen": generation, "client_id": client_id}
+    if binding:
+        claims["cnf"] = {"jkt": binding}
+    return claims
+
+
+def session_start(
+    *,
+    user: User,
+    client_id: str | None = None,
+    binding: str = "",
+    user_agent: str = "",
+    ip: str | None = None,
+) -> dict[str, Any]:
+    """Log in: a new session, and the first token pair of its family.
+
+    ``client_id``: the client the tokens are issued to (the first-party one by default);
+    ``binding``: the thumbprint of the DPoP key the tokens are bound to, if any.
+    """
     now = timezone.now()
     session_id = str(uuid.uuid4())
-    claims = {"sid": session_id, "gen": user.token_generation}
+    client_id = client_id or settings.DEFAULT_CLIENT_ID
+    claims = _family_claims(
+        session_id=session_id, generation=user.token_generation, client_id=client_id, binding=binding
+    )
     refresh = codec.encode(user_id=user.pk, token_use="refresh", ttl=settings.JWT_REFRESH_TTL, extra=claims)
     with transaction.atomic():
         # Passive pruning: a login clears the user's sessions that can no longer be used.
@@ -49,8 +87,17 @@ def session_start(*, user: User, user_agent: str = "", ip: str | None = None) ->
             user_agent=user_agent[:256],
             ip=ip,
             refresh_digest=_digest(refresh.claims["jti"]),
+            client_id=client_id,
+            binding=binding,
         )
-    return _pair(user_id=user.pk, generation=user.token_generation, session_id=session_id, refresh=refresh)
+    return _pair(
+        user_id=user.pk,
+        generation=user.token_generation,
+        session_id=session_id,
+        refresh=refresh,
+        client_id=client_id,
+        binding=binding,
+    )
 
 
 def token_pair_issue(*, user: User) -> dict[str, Any]:
@@ -58,8 +105,20 @@ def token_pair_issue(*, user: User) -> dict[str, Any]:
     return session_start(user=user)
 
 
-def refresh_rotate(*, refresh: str, user_agent: str = "", ip: str | None = None) -> dict[str, Any]:
+def refresh_rotate(
+    *,
+    refresh: str,
+    client_id: str | None = None,
+    binding: str = "",
+    user_agent: str = "",
+    ip: str | None = None,
+) -> dict[str, Any]:
     """Trade a refresh token for a new pair; the presented token is spent.
+
+    ``client_id`` is the client asking (the first-party one by default): a refresh token
+    is only good for the client it was issued to (RFC 6749 §6). ``binding`` is the
+    thumbprint of the DPoP proof that came with the request, if any: a bound refresh token
+    needs a proof of its own key (RFC 9449 §5), and the new pair is bound to the proof's key.
 
     A refresh token that was already rotated and is presented again has leaked (or been
     replayed): the whole session is revoked, the current holder's tokens included
@@ -68,17 +127,25 @@ def refresh_rotate(*, refresh: str, user_agent: str = "", ip: str | None = None)
     claims = codec.decode(refresh, token_use="refresh")
     caller = token_principal(claims)  # the generation is current: checked there
     session_id, generation = claims["sid"], claims["gen"]
+    issued_to = claims.get("client_id") or settings.DEFAULT_CLIENT_ID
+    if issued_to != (client_id or settings.DEFAULT_CLIENT_ID):
+        raise InvalidToken("This refresh token was issued to another client.")
+    if caller.binding and caller.binding != binding:
+        raise InvalidToken("This refresh token is bound to a DPoP key: send a proof made with that key.")
     now = timezone.now()
     new_refresh = codec.encode(
         user_id=caller.id,
         token_use="refresh",
         ttl=settings.JWT_REFRESH_TTL,
-        extra={"sid": session_id, "gen": generation},
+        extra=_family_claims(
+            session_id=session_id, generation=generation, client_id=issued_to, binding=binding
+        ),
     )
     changes: dict[str, Any] = {
         "refresh_digest": _digest(new_refresh.claims["jti"]),
         "last_used": now,
         "expires": now + timedelta(seconds=settings.JWT_REFRESH_TTL),
+        "binding": binding,
     }
     if user_agent:
         changes["user_agent"] = user_agent[:256]
@@ -92,7 +159,14 @@ def refresh_rotate(*, refresh: str, user_agent: str = "", ip: str | None = None)
     if not swapped:
         _session_end(session_id=session_id, reason=Session.Reason.REUSE)
         raise InvalidToken("This refresh token was already used; its session is revoked.")
-    return _pair(user_id=caller.id, generation=generation, session_id=session_id, refresh=new_refresh)
+    return _pair(
+        user_id=caller.id,
+        generation=generation,
+        session_id=session_id,
+        refresh=new_refresh,
+        client_id=issued_to,
+        binding=binding,
+    )
 
 
 def token_verify(*, token: str) -> dict[str, Any]:
@@ -103,6 +177,54 @@ def token_verify(*, token: str) -> dict[str, Any]:
         claims = codec.decode(token, token_use="refresh")
     token_principal(claims)
     return claims
+
+
+def token_introspect(*, token: str, hint: str | None = None) -> dict[str, Any]:
+    """RFC 7662 §2.2: what a token is, if it is usable now, or ``{"active": False}``.
+
+    Usable means what the API itself accepts: a valid signature and claims for this issuer
+    and audience, a live session, an active user at the token's generation, checked
+    through the same revocation state (tokens.revocation, no database query when warm).
+    """
+    uses: tuple[codec.TokenUse, ...] = (
+        ("refresh", "access") if hint == "refresh_token" else ("access", "refresh")
+    )
+    for token_use in uses:
+        try:
+            claims = codec.decode(token, token_use=token_use)
+            caller = token_principal(claims)
+        except InvalidToken:
+            continue
+        answer: dict[str, Any] = {
+            "active": True,
+            "client_id": claims.get("client_id") or settings.DEFAULT_CLIENT_ID,
+            "username": caller.username,
+            **{name: claims[name] for name in ("sub", "iss", "aud", "exp", "iat", "nbf", "jti", "sid")},
+        }
+        if token_use == "access":
+            answer["token_type"] = "DPoP" if caller.binding else "Bearer"
+        if caller.binding:
+            answer["cnf"] = {"jkt": caller.binding}
+        return answer
+    return {"active": False}
+
+
+def token_revoke(*, token: str, client_id: str) -> None:
+    """RFC 7009: end the session of a refresh or access token issued to ``client_id``.
+
+    Silent whatever the token: an invalid, expired or unknown token, or one of another
+    client, leaves nothing to do and tells the caller nothing (§2.2).
+    """
+    uses: tuple[codec.TokenUse, ...] = ("refresh", "access")
+    for token_use in uses:
+        try:
+            # Signature, issuer and audience, not liveness: revoking an ended session is a no-op.
+            claims = codec.decode(token, token_use=token_use)
+        except InvalidToken:
+            continue
+        if (claims.get("client_id") or settings.DEFAULT_CLIENT_ID) == client_id:
+            _session_end(session_id=claims["sid"], reason=Session.Reason.REVOKED)
+        return
 
 
 def _session_end(*, session_id: str, reason: str) -> None:

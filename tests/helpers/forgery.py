@@ -45,6 +45,7 @@ def claims_for(user: User, **overrides: Any) -> dict[str, Any]:
         "exp": now + 300,
         "jti": uuid.uuid4().hex,
         "token_use": "access",
+        "client_id": settings.DEFAULT_CLIENT_ID,
         **overrides,
     }
     return {name: value for name, value in claims.items() if value is not MISSING}

@@ -1,12 +1,15 @@
 """Two instances on two ports, sharing PostgreSQL and Redis, act as one service: a session
-ended on one is refused by the other within a second, and login throttling counts together."""
+ended on one is refused by the other within a second, introspected as inactive by the other
+within a second, and login throttling counts together."""
 
+import json
 import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -127,3 +130,27 @@ def test_login_throttling_counts_across_instances(
     # Another address is counted apart.
     elsewhere = client(instances[1].port, loopback_address())
     assert elsewhere.post("/auth/token/", wrong).status == 401
+
+
+def test_introspection_on_one_instance_sees_a_logout_on_the_other_within_a_second(
+    instances: tuple[Server, Server], source_address: str
+) -> None:
+    a = client(instances[0].port, source_address)
+    username = f"intro-{secrets.token_hex(4)}"
+    assert a.post("/users/", {"username": username, "password": PASSWORD}).status == 201
+    registered = json.loads(manage(instances[0].env, "create_client", "resource server", "--confidential"))
+    pair = a.post("/auth/token/", {"username": username, "password": PASSWORD}).json()
+
+    def introspect_on_b() -> Reply:
+        answer = httpx.post(
+            f"http://127.0.0.1:{instances[1].port}/auth/introspect/",
+            data={"token": pair["access"]},
+            auth=(registered["client_id"], registered["client_secret"]),
+        )
+        assert answer.status_code == 200, answer.text
+        # As refused_within reads it: inactive is the refusal.
+        return Reply(200 if answer.json()["active"] else 401, {}, answer.content)
+
+    assert introspect_on_b().status == 200
+    assert a.post("/auth/logout/", {"refresh": pair["refresh"]}).status == 204
+    refused_within(1.0, introspect_on_b)

@@ -1,0 +1,34 @@
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from tokens.clients import client_revoke
+from tokens.models import Client
+
+
+@admin.register(Client)
+class ClientAdmin(admin.ModelAdmin):
+    """Clients are listed and revoked here; they are made with ``manage.py create_client``,
+    which shows a confidential client's secret once (here it would land in a page's history)."""
+
+    list_display = ["name", "id", "confidential", "created", "revoked"]
+    list_filter = ["confidential", ("revoked", admin.EmptyFieldListFilter)]
+    search_fields = ["=id", "name"]
+    fields = ["id", "name", "confidential", "created", "revoked"]
+    readonly_fields = ["id", "name", "confidential", "created", "revoked"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoked, never deleted: its sessions and the record of it stay
+
+    @admin.action(description="Revoke the selected clients and end their sessions")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[Client]) -> None:
+        ended = 0
+        for client in queryset.filter(revoked__isnull=True):
+            ended += client_revoke(client_id=client.id)
+        messages.success(request, f"Revoked; {ended} session(s) ended.")
