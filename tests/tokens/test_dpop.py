@@ -320,7 +320,7 @@ def test_an_iat_that_is_no_moment_is_refused(key: ProofKey, iat: float, reason: 
     assert refusal(key.proof(iat=iat)) == reason
 
 
-@pytest.mark.parametrize("iat", [True, "now", str(int(time.time())), [1]])
+@pytest.mark.parametrize("iat", [True, "now", "1700000000", [1]])
 def test_an_iat_that_is_not_a_number_is_refused(key: ProofKey, iat: Any) -> None:
     assert refusal(key.proof(iat=iat)) == "The DPoP proof's iat is not a number."
 
