@@ -11,8 +11,9 @@ from pathlib import Path
 
 from corsheaders.defaults import default_headers
 from environs import Env
+from jwt.algorithms import get_default_algorithms
 from marshmallow import ValidationError
-from marshmallow.validate import OneOf, Range, Regexp
+from marshmallow.validate import ContainsOnly, Length, OneOf, Range, Regexp
 
 from api.statefiles import read_or_create
 
@@ -96,8 +97,23 @@ JWT_PRIVATE_KEY_FILE = env.path("JWT_PRIVATE_KEY_FILE", None)
 # that name none; and how often one confidential client may introspect.
 DEFAULT_CLIENT_ID = env.str("DEFAULT_CLIENT_ID", "taskservice", validate=Regexp(r"^[\x21-\x7e]{1,64}$"))
 INTROSPECTION_RATE = env.str("INTROSPECTION_RATE", "1200/min", validate=RATE)
-DPOP_REQUIRED = env.bool("DPOP_REQUIRED", False)  # TEMP
-DPOP_ALGORITHMS = ["ES256"]  # TEMP
+# DPoP (RFC 9449, tokens/dpop.py): the algorithms a proof may be signed with (every asymmetric
+# one PyJWT verifies, by default), how old a proof may be, and whether a login must carry one.
+DPOP_ALGORITHM_CHOICES = [
+    name
+    for name in (
+        *("ES256", "ES384", "ES512", "PS256", "PS384", "PS512"),
+        *("RS256", "RS384", "RS512", "EdDSA", "Ed25519"),  # Ed25519: RFC 9864's name, if PyJWT has it
+    )
+    if name in get_default_algorithms()
+]
+DPOP_ALGORITHMS = env.list(
+    "DPOP_ALGORITHMS",
+    DPOP_ALGORITHM_CHOICES,
+    validate=[Length(min=1), ContainsOnly(DPOP_ALGORITHM_CHOICES)],
+)
+DPOP_PROOF_MAX_AGE = env.int("DPOP_PROOF_MAX_AGE", 60, validate=Range(min=1, max=600))
+DPOP_REQUIRED = env.bool("DPOP_REQUIRED", False)
 
 env.seal()  # raises one error naming every malformed variable
 JWT_KEY_DIR = STATE_DIR / "jwt"

@@ -80,3 +80,25 @@ class Client(models.Model):
     def __str__(self) -> str:
         kind = "confidential" if self.confidential else "public"
         return f"{self.name} ({kind} client {self.id})"
+
+
+class SeenProof(models.Model):
+    """A DPoP proof already accepted, remembered while it could still be (RFC 9449 §11.1).
+
+    Where no shared cache is configured, this table is what lets every worker and every
+    instance refuse a proof presented twice (tokens.dpop.proof_first_use); with Redis it
+    is used only while Redis is away.
+    """
+
+    digest = models.CharField(
+        max_length=64,
+        primary_key=True,
+        help_text="SHA-256 of the proof key's thumbprint and the proof's jti.",
+    )
+    expires = models.DateTimeField(help_text="When the proof has become too old to be accepted anyway.")
+
+    class Meta:
+        indexes = [models.Index(fields=["expires"], name="seen_proof_expires_idx")]
+
+    def __str__(self) -> str:
+        return f"DPoP proof {self.digest}"
