@@ -90,6 +90,9 @@ SYNC_RETENTION_DAYS = env.int("SYNC_RETENTION_DAYS", 30, validate=Range(min=1))
 JWT_ACCESS_TTL = env.int("JWT_ACCESS_TTL", 300, validate=Range(min=1))
 JWT_REFRESH_TTL = env.int("JWT_REFRESH_TTL", 14 * 24 * 3600, validate=Range(min=1))
 JWT_LEEWAY = env.int("JWT_LEEWAY", 30, validate=Range(min=0, max=300))
+# Seconds after a rotation in which the spent refresh token may be presented again (a lost
+# response, two tabs) and get a pair, rather than end its session as reuse; 0: never.
+JWT_REFRESH_RETRY_SECONDS = env.int("JWT_REFRESH_RETRY_SECONDS", 10, validate=Range(min=0, max=300))
 JWT_SECRET = env.str("JWT_SECRET", "")
 JWT_PRIVATE_KEY_FILE = env.path("JWT_PRIVATE_KEY_FILE", None)
 

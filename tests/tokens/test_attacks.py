@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.contrib.auth.hashers import get_hashers
+from django.db.models import F
 from django.http import HttpResponse
 from jwt.algorithms import get_default_algorithms
 from rest_framework.test import APIClient
@@ -815,6 +816,10 @@ def _(c: Context) -> Probe:
     spent = session_start(user=c.user)["refresh"]
     refresh_rotate(refresh=spent)
     sid = jwt.decode(spent, options={"verify_signature": False})["sid"]
+    # Replayed once the retry window (JWT_REFRESH_RETRY_SECONDS) has passed.
+    Session.objects.filter(pk=sid).update(
+        rotated=F("rotated") - timedelta(seconds=settings.JWT_REFRESH_RETRY_SECONDS)
+    )
     return Probe(spent, "refresh", revokes=sid)
 
 
