@@ -19,7 +19,7 @@ from api.statefiles import read_or_create
 BASE_DIR = Path(__file__).resolve().parent.parent
 JWT_ALGORITHMS = [
     *("HS256", "HS384", "HS512", "RS256", "RS384", "RS512"),
-    *("PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"),
+    *("PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"),
 ]
 RATE = Regexp(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$", error="Not a rate such as 30/min.")
 # An origin is scheme://host[:port] and nothing else: "*" and "null" are refused on purpose.

@@ -51,7 +51,7 @@ from tests.helpers.forgery import (
     sign_by_hand,
 )
 from tokens.codec import MAX_TOKEN_BYTES
-from tokens.keys import RSA_ALGORITHMS, SigningKey, jwk_thumbprint, key_ring
+from tokens.keys import RSA_ALGORITHMS, SigningKey, jwk_thumbprint, jws_algorithm, key_ring
 from tokens.models import Session
 from tokens.services import refresh_rotate, session_start, token_pair_issue
 from users.activation import activation_token_make
@@ -268,7 +268,7 @@ def published_jwks_document() -> bytes:
 
 def pyjwt_jwk_text() -> bytes:
     key = asymmetric_signing_key()
-    return get_default_algorithms()[key.algorithm].to_jwk(key.public).encode()
+    return jws_algorithm(key.algorithm).to_jwk(key.public).encode()
 
 
 PUBLIC_KEY_SPELLINGS = {
