@@ -20,7 +20,7 @@ from api.statefiles import read_or_create
 BASE_DIR = Path(__file__).resolve().parent.parent
 JWT_ALGORITHMS = [
     *("HS256", "HS384", "HS512", "RS256", "RS384", "RS512"),
-    *("PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"),
+    *("PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"),
 ]
 RATE = Regexp(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$", error="Not a rate such as 30/min.")
 # An origin is scheme://host[:port] and nothing else: "*" and "null" are refused on purpose.
@@ -91,6 +91,9 @@ SYNC_RETENTION_DAYS = env.int("SYNC_RETENTION_DAYS", 30, validate=Range(min=1))
 JWT_ACCESS_TTL = env.int("JWT_ACCESS_TTL", 300, validate=Range(min=1))
 JWT_REFRESH_TTL = env.int("JWT_REFRESH_TTL", 14 * 24 * 3600, validate=Range(min=1))
 JWT_LEEWAY = env.int("JWT_LEEWAY", 30, validate=Range(min=0, max=300))
+# Seconds after a rotation in which the spent refresh token may be presented again (a lost
+# response, two tabs) and get a pair, rather than end its session as reuse; 0: never.
+JWT_REFRESH_RETRY_SECONDS = env.int("JWT_REFRESH_RETRY_SECONDS", 10, validate=Range(min=0, max=300))
 JWT_SECRET = env.str("JWT_SECRET", "")
 JWT_PRIVATE_KEY_FILE = env.path("JWT_PRIVATE_KEY_FILE", None)
 # OAuth 2.0 clients (tokens/clients.py): the first-party public client, named by logins

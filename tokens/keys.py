@@ -30,11 +30,13 @@ from pathlib import Path
 from time import monotonic
 from typing import Any, Final
 
+import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from jwt.algorithms import get_default_algorithms
+from jwt.algorithms import Algorithm, OKPAlgorithm
+from jwt.exceptions import InvalidKeyError
 
 from api.statefiles import read_or_create
 
@@ -45,7 +47,13 @@ EC_CURVES: dict[str, type[ec.EllipticCurve]] = {
     "ES512": ec.SECP521R1,
 }
 RSA_ALGORITHMS = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
-ALGORITHMS = frozenset({*HMAC_ALGORITHMS, *EC_CURVES, *RSA_ALGORITHMS, "EdDSA"})
+# The private keys each EdDSA algorithm signs with: "EdDSA" names no curve (RFC 8037 §3.1),
+# "Ed25519" is RFC 9864's fully-specified name for EdDSA on Ed25519 alone.
+OKP_KEYS: dict[str, tuple[type[ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey], ...]] = {
+    "EdDSA": (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey),
+    "Ed25519": (ed25519.Ed25519PrivateKey,),
+}
+ALGORITHMS = frozenset({*HMAC_ALGORITHMS, *EC_CURVES, *RSA_ALGORITHMS, *OKP_KEYS})
 RSA_MIN_BITS = 2048  # RFC 7518 §3.3
 KEY_FILE = re.compile(r"^(?P<alg>[A-Za-z0-9]+)-(?P<seq>\d{1,9})\.(?:pem|key)$")
 MAX_SEQ = 999_999_999  # KEY_FILE's nine digits
@@ -53,6 +61,37 @@ MAX_SEQ = 999_999_999  # KEY_FILE's nine digits
 RECHECK_SECONDS = 1.0
 
 logger = logging.getLogger(__name__)
+
+
+class Ed25519Algorithm(OKPAlgorithm):
+    """RFC 9864's "Ed25519": PyJWT's EdDSA, refusing any key but an Ed25519 one (PyJWT's
+    "EdDSA" takes Ed448 keys too)."""
+
+    def prepare_key(self, key: Any) -> Any:
+        prepared = super().prepare_key(key)
+        if not isinstance(prepared, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
+            raise InvalidKeyError("Ed25519 takes Ed25519 keys only")
+        return prepared
+
+    @staticmethod
+    def from_jwk(jwk: str | dict[str, Any]) -> Any:
+        key = OKPAlgorithm.from_jwk(jwk)
+        if not isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
+            raise InvalidKeyError("Ed25519 takes Ed25519 keys only")
+        return key
+
+
+# Once, here, for the whole process: on PyJWT's global JWS object, which jwt.encode and
+# jwt.decode use. A PyJWT that knows the name itself is left to its own algorithm.
+try:
+    jwt.get_algorithm_by_name("Ed25519")
+except NotImplementedError:
+    jwt.register_algorithm("Ed25519", Ed25519Algorithm())
+
+
+def jws_algorithm(algorithm: str) -> Algorithm:
+    """PyJWT's algorithm object for ``algorithm``, "Ed25519" included."""
+    return jwt.get_algorithm_by_name(algorithm)
 
 
 def b64url(data: bytes) -> str:
@@ -74,7 +113,7 @@ class SigningKey:
         """The RFC 7517 public JWK, or None for an HMAC key (which is never published)."""
         if self.is_hmac:
             return None
-        jwk: dict[str, Any] = get_default_algorithms()[self.algorithm].to_jwk(self.public, as_dict=True)
+        jwk: dict[str, Any] = jws_algorithm(self.algorithm).to_jwk(self.public, as_dict=True)
         return {**jwk, "kid": self.kid, "alg": self.algorithm, "use": "sig"}
 
 
@@ -105,7 +144,7 @@ def generate_key_material(algorithm: str) -> bytes:
         private = rsa.generate_private_key(public_exponent=65537, key_size=3072)
     elif algorithm in EC_CURVES:
         private = ec.generate_private_key(EC_CURVES[algorithm]())
-    elif algorithm == "EdDSA":
+    elif algorithm in OKP_KEYS:
         private = ed25519.Ed25519PrivateKey.generate()
     else:
         raise ImproperlyConfigured(f"unsupported JWT algorithm {algorithm!r}")
@@ -133,12 +172,14 @@ def load_key(algorithm: str, material: bytes, *, source: str) -> SigningKey:
         fits = isinstance(private, ec.EllipticCurvePrivateKey) and isinstance(
             private.curve, EC_CURVES[algorithm]
         )
+    elif algorithm in OKP_KEYS:
+        fits = isinstance(private, OKP_KEYS[algorithm])
     else:
-        fits = isinstance(private, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey)
+        raise ImproperlyConfigured(f"{source}: unsupported JWT algorithm {algorithm!r}")
     if not fits:
         raise ImproperlyConfigured(f"{source}: the key does not fit {algorithm}")
     public = private.public_key()
-    jwk = get_default_algorithms()[algorithm].to_jwk(public, as_dict=True)
+    jwk = jws_algorithm(algorithm).to_jwk(public, as_dict=True)
     return SigningKey(kid=jwk_thumbprint(jwk), algorithm=algorithm, private=private, public=public)
 
 

@@ -2,16 +2,19 @@
 
 import hashlib
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q, QuerySet, Value
+from django.db.models.functions import Concat, Length
+from django.db.models.lookups import LessThan
 from django.utils import timezone
 
 from tokens import codec
 from tokens.codec import InvalidToken
-from tokens.models import Session
+from tokens.models import REFRESH_RETRIES, RETRY_DIGEST_LENGTH, Session
 from tokens.revocation import forget_session, token_principal
 from users.models import User
 from users.signals import access_ended
@@ -122,7 +125,12 @@ def refresh_rotate(
 
     A refresh token that was already rotated and is presented again has leaked (or been
     replayed): the whole session is revoked, the current holder's tokens included
-    (OAuth 2.0 Security BCP, RFC 9700 §4.14.2).
+    (OAuth 2.0 Security BCP, RFC 9700 §4.14.2). Except a retry: for
+    JWT_REFRESH_RETRY_SECONDS after the rotation that spent it, the spent token gets a new
+    pair again, so a client whose response was lost, or two tabs refreshing at once, keep
+    their session (FAPI 2.0 Security Profile §5.3.2.1 allows rotation only if such a retry
+    succeeds). Every pair so issued works until one of them is rotated; then the others are
+    reuse, as the spent token is once the window has passed.
     """
     claims = codec.decode(refresh, token_use="refresh")
     caller = token_principal(claims)  # the generation is current: checked there
@@ -132,6 +140,7 @@ def refresh_rotate(
         raise InvalidToken("This refresh token was issued to another client.")
     if caller.binding and caller.binding != binding:
         raise InvalidToken("This refresh token is bound to a DPoP key: send a proof made with that key.")
+    presented = _digest(claims["jti"])
     now = timezone.now()
     new_refresh = codec.encode(
         user_id=caller.id,
@@ -141,8 +150,8 @@ def refresh_rotate(
             session_id=session_id, generation=generation, client_id=issued_to, binding=binding
         ),
     )
+    issued = _digest(new_refresh.claims["jti"])
     changes: dict[str, Any] = {
-        "refresh_digest": _digest(new_refresh.claims["jti"]),
         "last_used": now,
         "expires": now + timedelta(seconds=settings.JWT_REFRESH_TTL),
         "binding": binding,
@@ -151,12 +160,13 @@ def refresh_rotate(
         changes["user_agent"] = user_agent[:256]
     if ip:
         changes["ip"] = ip
+    live = Session.objects.filter(pk=session_id, revoked__isnull=True, expires__gt=now)
     # Compare-and-swap in one statement: of two refreshes racing with one token, the
-    # database lets exactly one match the old digest.
-    swapped = Session.objects.filter(
-        pk=session_id, refresh_digest=_digest(claims["jti"]), revoked__isnull=True, expires__gt=now
-    ).update(**changes)
-    if not swapped:
+    # database lets exactly one match the current digest and spend it; the other is a retry.
+    swapped = live.filter(Q(refresh_digest=presented) | Q(retry_digests__contains=presented)).update(
+        refresh_digest=issued, spent_digest=presented, rotated=now, retry_digests="", **changes
+    )
+    if not swapped and not _retry(live, spent=presented, issued=issued, now=now, changes=changes):
         _session_end(session_id=session_id, reason=Session.Reason.REUSE)
         raise InvalidToken("This refresh token was already used; its session is revoked.")
     return _pair(
@@ -167,6 +177,31 @@ def refresh_rotate(
         client_id=issued_to,
         binding=binding,
     )
+
+
+def _retry(
+    live: QuerySet[Session], *, spent: str, issued: str, now: datetime, changes: dict[str, Any]
+) -> bool:
+    """Whether the token ``spent`` may be retried, as it was spent within the window: then
+    ``issued`` joins the family's current tokens.
+
+    One statement again: the window, the count and the append are checked and made under
+    the row's write lock, so racing retries neither lose one another's token nor pass the
+    count. The window runs from the rotation, and a retry does not extend it.
+    """
+    window = settings.JWT_REFRESH_RETRY_SECONDS
+    if not window:
+        return False
+    # A third presentation within the window is allowed, and a few more: a retried request
+    # can lose its response too, and two tabs can each retry. A client presenting one token
+    # more often than that within seconds is looping, or is not the only one holding it: the
+    # cap (REFRESH_RETRIES) keeps the family's current tokens few, and past it reuse ends it.
+    retried = live.filter(
+        LessThan(Length("retry_digests"), REFRESH_RETRIES * RETRY_DIGEST_LENGTH),
+        spent_digest=spent,
+        rotated__gt=now - timedelta(seconds=window),
+    ).update(retry_digests=Concat(F("retry_digests"), Value(f"{issued} ")), **changes)
+    return bool(retried)
 
 
 def token_verify(*, token: str) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import OKPAlgorithm, get_default_algorithms
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,16 @@ ALGORITHM_KEYS: dict[str, tuple[str, frozenset[str] | None]] = {
     "ES384": ("EC", frozenset({"P-384"})),
     "ES512": ("EC", frozenset({"P-521"})),
     "EdDSA": ("OKP", frozenset({"Ed25519", "Ed448"})),
+    "Ed25519": ("OKP", frozenset({"Ed25519"})),  # RFC 9864's name for EdDSA on Ed25519
 }
+# PyJWT knows EdDSA on Ed25519 as "EdDSA" only, unless a newer release knows RFC 9864's name:
+# jwt.decode gets the same algorithm under that name too (which key it may verify with is
+# the JWK's curve, checked above), and PyJWK builds the key under the name it knows.
+try:
+    jwt.get_algorithm_by_name("Ed25519")
+except NotImplementedError:
+    jwt.register_algorithm("Ed25519", OKPAlgorithm())
+PYJWK_NAMES = {"Ed25519": "EdDSA"} if "Ed25519" not in get_default_algorithms() else {}
 RSA_MIN_BITS = 2048  # RFC 7518 §3.3
 # Members that only a private or symmetric JWK has (RFC 7518 §6.2.2, §6.3.2, §6.4.1): a set
 # publishing one is broken, and we do not use its keys.
@@ -89,7 +99,7 @@ def parse_jwk(jwk: object) -> VerifyingKey:
     if PRIVATE_MEMBERS & jwk.keys():
         raise JwksError(f"key {kid}: private key material is published")
     try:
-        public_key = jwt.PyJWK(jwk, algorithm=algorithm).key
+        public_key = jwt.PyJWK(jwk, algorithm=PYJWK_NAMES.get(algorithm, algorithm)).key
     except Exception as exc:  # hostile input may reach any corner of a key parser
         raise JwksError(f"key {kid}: {exc}") from exc
     if isinstance(public_key, rsa.RSAPublicKey) and public_key.key_size < RSA_MIN_BITS:

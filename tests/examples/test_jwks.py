@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from jwt.algorithms import get_default_algorithms
 
 from examples.verifier.jwks import MAX_JWKS_BYTES, JwksCache, JwksError, KeysUnavailable, parse_jwks
@@ -70,14 +70,24 @@ def cache_for(issuer: Issuer, clock: Clock, **options: Any) -> JwksCache:
 
 def test_the_issuers_own_keys_are_used() -> None:
     ed = ed25519.Ed25519PrivateKey.generate().public_key()
+    ed_2 = ed25519.Ed25519PrivateKey.generate().public_key()
     keys = parse_jwks(
-        {"keys": [RSA_KEY.jwk(), jwk_of(EC_P256, "ES256", "ec-1"), jwk_of(ed, "EdDSA", "ed-1")]}
+        {
+            "keys": [
+                RSA_KEY.jwk(),
+                jwk_of(EC_P256, "ES256", "ec-1"),
+                jwk_of(ed, "EdDSA", "ed-1"),
+                jwk_of(ed_2, "EdDSA", "ed-2", alg="Ed25519"),  # RFC 9864's name
+            ]
+        }
     )
     assert {kid: key.algorithm for kid, key in keys.items()} == {
         "rsa-1": "RS256",
         "ec-1": "ES256",
         "ed-1": "EdDSA",
+        "ed-2": "Ed25519",
     }
+    assert keys["ed-2"].public_key.public_bytes_raw() == ed_2.public_bytes_raw()
 
 
 @pytest.mark.parametrize(
@@ -92,6 +102,10 @@ def test_the_issuers_own_keys_are_used() -> None:
         pytest.param({**RSA_KEY.jwk(), "alg": "HS256"}, id="RSA key said to be HS256"),
         pytest.param({**RSA_KEY.jwk(), "alg": "ES256"}, id="RSA key said to be ES256"),
         pytest.param(jwk_of(EC_P384, "ES384", "ec", alg="ES256"), id="P-384 key said to be ES256"),
+        pytest.param(
+            jwk_of(ed448.Ed448PrivateKey.generate().public_key(), "EdDSA", "ed", alg="Ed25519"),
+            id="Ed448 key said to be Ed25519",
+        ),
         pytest.param({**RSA_KEY.jwk(), "use": "enc"}, id="an encryption key"),
         pytest.param({**RSA_KEY.jwk(), "key_ops": ["encrypt"]}, id="key_ops without verify"),
         pytest.param(

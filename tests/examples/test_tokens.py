@@ -1,13 +1,21 @@
 """The verifier's token checks, with a key set served by an httpx mock transport."""
 
+import json
+import os
+import subprocess
+import sys
 import time
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from jwt.algorithms import get_default_algorithms
 
 from examples.verifier.jwks import JwksCache
 from examples.verifier.tokens import AccessTokenVerifier, TokenRefused
 from tests.helpers.jose import AUDIENCE, DROP, ISSUER, REFUSED, Forge, Signer, b64url_json, parts, unsigned
+from tests.helpers.processes import ROOT
 
 SIGNER = Signer.generate("rsa-1")
 
@@ -92,3 +100,46 @@ def test_a_signature_spelled_otherwise_is_refused(verifier: AccessTokenVerifier,
 
     with pytest.raises(TokenRefused, match="malformed"):
         verifier.verify(token + padding)
+
+
+# RFC 9864's "Ed25519", in a process of the verifier's own: this one has imported the task
+# service's tokens.keys, which teaches PyJWT the name; the verifier must not depend on that.
+
+VERIFY_ALONE = """
+import json, sys
+import httpx
+from examples.verifier.jwks import JwksCache
+from examples.verifier.tokens import AccessTokenVerifier
+assert "tokens.keys" not in sys.modules
+jwk, token, issuer, audience = json.loads(sys.argv[1]), *sys.argv[2:]
+transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"keys": [jwk]}))
+keys = JwksCache("https://issuer.example/jwks", transport=transport)
+print(AccessTokenVerifier(keys=keys, issuer=issuer, audience=audience).verify(token).subject)
+"""
+
+
+def test_an_ed25519_token_is_accepted_by_the_verifier_alone() -> None:
+    private = ed25519.Ed25519PrivateKey.generate()
+    jwk = get_default_algorithms()["EdDSA"].to_jwk(private.public_key(), as_dict=True)
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "7", "iat": now, "nbf": now, "exp": now + 300}
+    token = jwt.encode(
+        {**claims, "jti": "j", "token_use": "access"},
+        private,
+        algorithm="Ed25519",
+        headers={"kid": "ed-1", "typ": "at+jwt"},
+    )
+    published = json.dumps({**jwk, "kid": "ed-1", "alg": "Ed25519", "use": "sig"})
+
+    verified = subprocess.run(  # noqa: S603  our own interpreter and code
+        [sys.executable, "-c", VERIFY_ALONE, published, token, ISSUER, AUDIENCE],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert verified.returncode == 0, verified.stderr
+    assert verified.stdout.strip() == "7"

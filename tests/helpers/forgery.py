@@ -10,10 +10,9 @@ from typing import Any
 import jwt
 from django.conf import settings
 from django.http import HttpResponse
-from jwt.algorithms import get_default_algorithms
 from rest_framework.test import APIClient
 
-from tokens.keys import SigningKey, key_ring
+from tokens.keys import SigningKey, jws_algorithm, key_ring
 from tokens.services import session_start
 from users.models import User
 
@@ -72,7 +71,7 @@ def sign_by_hand(header: dict[str, Any], payload: Any, key: SigningKey | None = 
     """
     key = key or key_ring().signing
     signing_input = f"{b64(json.dumps(header))}.{b64(json.dumps(payload))}"
-    algorithm = get_default_algorithms()[key.algorithm]
+    algorithm = jws_algorithm(key.algorithm)
     signature = algorithm.sign(signing_input.encode(), algorithm.prepare_key(key.private))
     return f"{signing_input}.{b64(signature)}"
 

@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.contrib.auth.hashers import get_hashers
+from django.db.models import F
 from django.http import HttpResponse
 from jwt.algorithms import get_default_algorithms
 from rest_framework.test import APIClient
@@ -50,7 +51,7 @@ from tests.helpers.forgery import (
     sign_by_hand,
 )
 from tokens.codec import MAX_TOKEN_BYTES
-from tokens.keys import RSA_ALGORITHMS, SigningKey, jwk_thumbprint, key_ring
+from tokens.keys import RSA_ALGORITHMS, SigningKey, jwk_thumbprint, jws_algorithm, key_ring
 from tokens.models import Session
 from tokens.services import refresh_rotate, session_start, token_pair_issue
 from users.activation import activation_token_make
@@ -267,7 +268,7 @@ def published_jwks_document() -> bytes:
 
 def pyjwt_jwk_text() -> bytes:
     key = asymmetric_signing_key()
-    return get_default_algorithms()[key.algorithm].to_jwk(key.public).encode()
+    return jws_algorithm(key.algorithm).to_jwk(key.public).encode()
 
 
 PUBLIC_KEY_SPELLINGS = {
@@ -815,6 +816,10 @@ def _(c: Context) -> Probe:
     spent = session_start(user=c.user)["refresh"]
     refresh_rotate(refresh=spent)
     sid = jwt.decode(spent, options={"verify_signature": False})["sid"]
+    # Replayed once the retry window (JWT_REFRESH_RETRY_SECONDS) has passed.
+    Session.objects.filter(pk=sid).update(
+        rotated=F("rotated") - timedelta(seconds=settings.JWT_REFRESH_RETRY_SECONDS)
+    )
     return Probe(spent, "refresh", revokes=sid)
 
 

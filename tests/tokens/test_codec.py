@@ -19,6 +19,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
+from pytest_django import Settings
 from rest_framework.test import APIClient
 
 from tests.helpers.forgery import (
@@ -221,6 +222,27 @@ def test_hmac_signed_with_our_public_key_is_refused(
     signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
 
     assert_refused(f"{signing_input}.{b64(signature)}")
+
+
+@pytest.mark.parametrize(("ours", "claimed"), [("Ed25519", "EdDSA"), ("EdDSA", "Ed25519")])
+def test_an_ed25519_signature_under_the_other_eddsa_name_is_refused(
+    ring: Settings, owner: User, ours: str, claimed: str
+) -> None:
+    # Both names make the same signature with an Ed25519 key; the key's own name is the
+    # only one it verifies, as for any other algorithm (RFC 8725 §3.1).
+    ring.JWT_ALGORITHM = ours
+    key = key_ring().signing
+    assert get_tasks(f"Bearer {forge(owner)}").status_code == 200  # the ring and forgery are sound
+
+    token = jwt.api_jws.encode(
+        json.dumps(claims_for(owner)).encode(),
+        key.private,
+        algorithm=claimed,
+        headers={"kid": key.kid, "typ": "at+jwt"},
+    )
+
+    assert jwt.get_unverified_header(token)["alg"] == claimed
+    assert_refused(token)
 
 
 # The key is ours, found by kid, and never named by the token (RFC 7515 §4.1.4; RFC 8725 §3.10).

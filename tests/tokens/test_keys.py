@@ -10,7 +10,8 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from pytest_django import Settings
@@ -27,6 +28,7 @@ from tokens.keys import (
     generate_key_material,
     generated_key_path,
     jwk_thumbprint,
+    jws_algorithm,
     key_ring,
     load_generated_key,
 )
@@ -55,10 +57,12 @@ class Counter:
 
 
 def test_algorithms_are_the_documented_ones() -> None:
-    # API.md: "HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512 and EdDSA can be chosen".
+    # API.md: "HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512 and EdDSA can be chosen",
+    # and "JWT_ALGORITHM=Ed25519 (RFC 9864's name) works beside EdDSA".
     documented = {f"{family}{bits}" for family in ("HS", "RS", "PS", "ES") for bits in (256, 384, 512)}
 
-    assert documented | {"EdDSA"} == ALGORITHMS
+    assert documented | {"EdDSA", "Ed25519"} == ALGORITHMS
+    assert set(django_settings.JWT_ALGORITHMS) == ALGORITHMS  # what JWT_ALGORITHM may name
 
 
 @pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
@@ -90,14 +94,20 @@ def test_every_algorithm_works_end_to_end(
     assert jwk["alg"] == algorithm
     assert jwk["use"] == "sig"
     assert not PRIVATE_JWK_MEMBERS & jwk.keys()
+    if algorithm in ("EdDSA", "Ed25519"):
+        assert (jwk["kty"], jwk["crv"]) == ("OKP", "Ed25519")  # RFC 8037 §2
     # The published key is the one that verifies our tokens (RFC 7517 §4.5: kid matching).
     claims = jwt.decode(
-        access, jwt.PyJWK(jwk).key, algorithms=[algorithm], audience=ring.JWT_AUDIENCE, issuer=ring.JWT_ISSUER
+        access,
+        jws_algorithm(algorithm).from_jwk(jwk),
+        algorithms=[algorithm],
+        audience=ring.JWT_AUDIENCE,
+        issuer=ring.JWT_ISSUER,
     )
     assert claims["sub"] == str(owner.pk)
 
 
-@pytest.mark.parametrize("algorithm", ["HS256", "ES256", "EdDSA"])
+@pytest.mark.parametrize("algorithm", ["HS256", "ES256", "EdDSA", "Ed25519"])
 def test_generated_key_is_private_and_survives_a_rebuild(ring: Settings, algorithm: str) -> None:
     ring.JWT_ALGORITHM = algorithm
     first = key_ring().signing
@@ -153,6 +163,70 @@ def test_configured_private_key_file_signs(
     assert not ring.JWT_KEY_DIR.exists()  # nothing generated when a key is given
 
 
+@pytest.mark.parametrize("algorithm", ["EdDSA", "Ed25519"])
+def test_configured_ed25519_key_file_signs_under_its_algorithm(
+    ring: Settings, tmp_path: Path, owner: User, algorithm: str
+) -> None:
+    private = ed25519.Ed25519PrivateKey.generate()
+    key_file = tmp_path / "signing.pem"
+    key_file.write_bytes(pem(private))
+    ring.JWT_ALGORITHM = algorithm
+    ring.JWT_PRIVATE_KEY_FILE = key_file
+
+    access = token_pair_issue(user=owner)["access"]
+
+    signing = key_ring().signing
+    assert signing.public.public_bytes_raw() == private.public_key().public_bytes_raw()
+    assert jwt.get_unverified_header(access) == {"alg": algorithm, "kid": signing.kid, "typ": "at+jwt"}
+    assert me(access) == 200
+    [jwk] = APIClient().get("/.well-known/jwks.json").json()["keys"]
+    assert jwk == {
+        **jws_algorithm(algorithm).to_jwk(private.public_key(), as_dict=True),
+        "kid": signing.kid,
+        "alg": algorithm,
+        "use": "sig",
+    }
+
+
+def test_an_ed448_key_signs_for_eddsa_only(ring: Settings, tmp_path: Path, owner: User) -> None:
+    # RFC 8037 §3.1: "EdDSA" takes either curve; RFC 9864's "Ed25519" names its curve.
+    key_file = tmp_path / "signing.pem"
+    key_file.write_bytes(pem(ed448.Ed448PrivateKey.generate()))
+    ring.JWT_PRIVATE_KEY_FILE = key_file
+    ring.JWT_ALGORITHM = "EdDSA"
+    assert me(token_pair_issue(user=owner)["access"]) == 200
+
+    ring.JWT_ALGORITHM = "Ed25519"
+    with pytest.raises(ImproperlyConfigured, match="does not fit Ed25519"):
+        rebuilt_ring()
+
+
+def test_a_generated_ed25519_file_holding_an_ed448_key_is_refused(ring: Settings) -> None:
+    ring.JWT_ALGORITHM = "Ed25519"
+    ring.JWT_KEY_DIR.mkdir()
+    generated_key_path(ring.JWT_KEY_DIR, "Ed25519", 1).write_bytes(pem(ed448.Ed448PrivateKey.generate()))
+
+    with pytest.raises(ImproperlyConfigured, match="does not fit Ed25519"):
+        rebuilt_ring()
+
+
+def test_pyjwts_ed25519_takes_no_other_key() -> None:
+    # Registered by tokens.keys under RFC 9864's name: the curve is the algorithm's, so even
+    # a caller of PyJWT that hands it an Ed448 key cannot sign or verify with it as Ed25519.
+    ed448_key = ed448.Ed448PrivateKey.generate()
+    algorithm = jws_algorithm("Ed25519")
+
+    with pytest.raises(jwt.InvalidKeyError):
+        jwt.encode({"sub": "1"}, ed448_key, algorithm="Ed25519")
+    with pytest.raises(jwt.InvalidKeyError):
+        algorithm.prepare_key(ed448_key.public_key())
+    with pytest.raises(jwt.InvalidKeyError):
+        algorithm.from_jwk(jws_algorithm("EdDSA").to_jwk(ed448_key.public_key()))
+    ed25519_key = ed25519.Ed25519PrivateKey.generate()
+    token = jwt.encode({"sub": "1"}, ed25519_key, algorithm="Ed25519")
+    assert jwt.decode(token, ed25519_key.public_key(), algorithms=["Ed25519"]) == {"sub": "1"}
+
+
 # Keys that do not fit are refused at start-up, not at the first token.
 
 
@@ -177,6 +251,9 @@ def test_short_hmac_secret_is_refused(ring: Settings, algorithm: str, minimum: i
         ("ES256", lambda rsa_key: ec.generate_private_key(ec.SECP384R1())),
         ("ES512", lambda rsa_key: ec.generate_private_key(ec.SECP256R1())),
         ("EdDSA", lambda rsa_key: ec.generate_private_key(ec.SECP256R1())),
+        ("Ed25519", lambda rsa_key: ed448.Ed448PrivateKey.generate()),
+        ("Ed25519", lambda rsa_key: ec.generate_private_key(ec.SECP256R1())),
+        ("ES256", lambda rsa_key: ed25519.Ed25519PrivateKey.generate()),
     ],
     ids=[
         "EC-for-RS256",
@@ -185,6 +262,9 @@ def test_short_hmac_secret_is_refused(ring: Settings, algorithm: str, minimum: i
         "P384-for-ES256",
         "P256-for-ES512",
         "EC-for-EdDSA",
+        "Ed448-for-Ed25519",
+        "EC-for-Ed25519",
+        "Ed25519-for-ES256",
     ],
 )
 def test_private_key_of_the_wrong_type_is_refused(
@@ -346,6 +426,34 @@ def test_new_key_file_signs_within_a_second(ring: Settings, clock: Clock, owner:
     assert key_ring().signing.kid == new.kid
     assert jwt.get_unverified_header(token_pair_issue(user=owner)["access"])["kid"] == new.kid
     assert me(old_access) == 200
+
+
+@pytest.mark.parametrize(("before", "after"), [("EdDSA", "Ed25519"), ("Ed25519", "EdDSA")])
+def test_rotation_between_eddsa_and_ed25519_is_like_any_other(
+    ring: Settings, clock: Clock, owner: User, before: str, after: str
+) -> None:
+    ring.JWT_ALGORITHM = before
+    old = key_ring().signing
+    old_access = token_pair_issue(user=owner)["access"]
+
+    call_command("rotate_jwt_key", "--algorithm", after, stdout=StringIO())
+    clock.advance()
+
+    # Published and verifying at once; signing once JWT_ALGORITHM names it, after a restart.
+    new = load_generated_key(after, generated_key_path(ring.JWT_KEY_DIR, after, 2))
+    jwks = APIClient().get("/.well-known/jwks.json").json()["keys"]
+    assert {jwk["kid"]: jwk["alg"] for jwk in jwks} == {old.kid: before, new.kid: after}
+    assert me(resign(old_access, new)) == 200
+    assert key_ring().signing.kid == old.kid
+
+    ring.JWT_ALGORITHM = after
+    rebuilt_ring()
+    access = token_pair_issue(user=owner)["access"]
+
+    assert jwt.get_unverified_header(access)["alg"] == after
+    assert jwt.get_unverified_header(access)["kid"] == new.kid
+    assert me(access) == 200
+    assert me(old_access) == 200  # the old key verifies its own tokens until it is removed
 
 
 def test_removed_key_file_stops_verifying_within_a_second(ring: Settings, clock: Clock, owner: User) -> None:

@@ -69,7 +69,10 @@ def test_refresh_rotates_and_the_new_refresh_token_works(anon: APIClient, owner:
     assert bearer(third.json()["access"]).get("/tasks/").status_code == 200
 
 
-def test_replaying_a_rotated_refresh_token_revokes_the_whole_session(anon: APIClient, owner: User) -> None:
+def test_replaying_a_rotated_refresh_token_revokes_the_whole_session(
+    anon: APIClient, owner: User, settings: Any
+) -> None:
+    settings.JWT_REFRESH_RETRY_SECONDS = 0  # no retries (tests/tokens/test_refresh_retry.py has them)
     first = login(anon, owner)
     second = refresh(anon, first["refresh"]).json()
 
@@ -84,7 +87,8 @@ def test_replaying_a_rotated_refresh_token_revokes_the_whole_session(anon: APICl
     assert Session.objects.get(pk=sid).revoked_reason == Session.Reason.REUSE
 
 
-def test_replay_leaves_the_users_other_sessions_alone(anon: APIClient, owner: User) -> None:
+def test_replay_leaves_the_users_other_sessions_alone(anon: APIClient, owner: User, settings: Any) -> None:
+    settings.JWT_REFRESH_RETRY_SECONDS = 0
     laptop, phone = login(anon, owner), login(anon, owner)
     refresh(anon, laptop["refresh"])
     refresh(anon, laptop["refresh"])  # replay: the laptop's session ends
@@ -208,7 +212,10 @@ def race(token: str, contenders: int) -> list[str]:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_refreshes_with_one_token_let_exactly_one_through(owner: User) -> None:
+def test_without_retries_concurrent_refreshes_with_one_token_let_exactly_one_through(
+    owner: User, settings: Any
+) -> None:
+    settings.JWT_REFRESH_RETRY_SECONDS = 0
     for _ in range(5):
         token = session_start(user=owner)["refresh"]
         # The winner's compare-and-swap spends the token; each loser sees reuse.
