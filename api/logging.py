@@ -28,8 +28,9 @@ request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 # header, so it starts with "eyJ" (base64 of '{"'); RFC 7515 §7.1, RFC 7516 §7.1. The run
 # holding "eyJ" is redacted whole, from its first character: the lookahead reads it once.
 JWT = re.compile(r"(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]*?eyJ)[A-Za-z0-9_-]*+(?:\.[A-Za-z0-9_-]*+){2,4}")
-# An Authorization header value, whatever the token inside looks like (RFC 6750 §2.1 b64token).
-BEARER = re.compile(r"\b(Bearer)\s++[A-Za-z0-9._~+/-]++=*+", re.IGNORECASE)
+# An Authorization header value, whatever the credentials inside look like (RFC 6750 §2.1
+# b64token): a token (Bearer, DPoP: RFC 9449 §7.1) or a client's id and secret (Basic).
+BEARER = re.compile(r"\b(Bearer|DPoP|Basic)\s++[A-Za-z0-9._~+/-]++=*+", re.IGNORECASE)
 # Paths whose next segment is a secret, named by config (LOG_SECRET_PATHS): a calendar feed's
 # /tasks/feed/<secret>.ics (feeds/).
 SECRET_PATHS = tuple(settings.LOG_SECRET_PATHS)

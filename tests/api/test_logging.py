@@ -130,6 +130,8 @@ urlpatterns = [path("boom/", boom)]
         (f"token {JWT} end", "token [redacted jwt] end"),
         ("eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.", "[redacted jwt]"),  # unsigned: still a token
         ("Authorization: BEARER abc-def", "Authorization: BEARER [redacted]"),
+        ("Authorization: DPoP abc-def", "Authorization: DPoP [redacted]"),
+        ("Authorization: Basic Y2xpZW50OnNlY3JldA==", "Authorization: Basic [redacted]"),  # client:secret
         ("the keyJar and eyJustText are not tokens", "the keyJar and eyJustText are not tokens"),
         ("GET /tasks/1/ 200 3.1ms", "GET /tasks/1/ 200 3.1ms"),
         (  # a calendar feed's URL is its secret
