@@ -11,27 +11,41 @@ malformed Authorization header a 400 ``invalid_request``; a token we refuse a 40
 redirecting, or answering garbage, and no earlier set recent enough to fall back on) the
 answer is a 503 with ``Retry-After``: the token may be perfectly good, and a client that
 got a 401 would throw it away and make its user log in again for nothing.
+
+Two more things, each optional in its own way:
+
+- Introspection (examples/verifier/introspection.py), when this service has a confidential
+  client of the task service (VERIFIER_CLIENT_ID, VERIFIER_CLIENT_SECRET): a token the
+  local checks accept is also asked about, so a logout is refused here within a second.
+- DPoP (RFC 9449, examples/verifier/dpop.py), always: a token bound to a key (``cnf.jkt``)
+  is accepted only as ``Authorization: DPoP <token>`` with a proof of the key for this
+  request, and refused as a Bearer token with a DPoP challenge (§7.1): whoever stole it
+  does not hold the key. An unbound token is a Bearer token, as before.
 """
 
-import ipaddress
 import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlsplit
 
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from examples.verifier.dpop import ProofChecker, ProofRefused, ProofsUnavailable
+from examples.verifier.introspection import IntrospectionUnavailable, Introspector
 from examples.verifier.jwks import JwksCache, KeysUnavailable
+from examples.verifier.remote import url_problem
 from examples.verifier.tokens import AccessToken, AccessTokenVerifier, TokenRefused
 
 REALM = "tasks-verifier"
-# RFC 6750 §2.1: b64token, the characters a bearer token may hold.
-BEARER = re.compile(r"Bearer +([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
-LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+SCHEMES = {"bearer": "Bearer", "dpop": "DPoP"}  # RFC 7235 §2.1: a scheme is case-insensitive
+# RFC 6750 §2.1 and RFC 9449 §7.1: b64token, the characters an access token may hold.
+CREDENTIALS = re.compile(r"(?:Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
+# RFC 3986 §3.3: the characters a path segment holds unencoded, besides the unreserved ones.
+PATH_CHARACTERS = "/!$&'()*+,;=:@"
 
 
 @dataclass(frozen=True)
@@ -44,14 +58,20 @@ class Settings:
     jwks_timeout: float = 2.0
     jwks_min_interval: float = 1.0
     jwks_max_stale: float = 3600.0
+    # This service's confidential client of the task service: with them, tokens are introspected.
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    introspection_url: str = ""  # by default the one the issuer's RFC 8414 metadata names
+    introspection_timeout: float = 2.0
+    # Where clients reach this service: the URL their DPoP proofs name (htu). Not taken from
+    # the request's Host header, which the sender of a proof made for another service chooses.
+    verifier_url: str = "http://127.0.0.1:8001"
+    dpop_max_age: float = 60.0
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.issuer_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"TASKS_ISSUER_URL {self.issuer_url!r} is not an http(s) URL")
-        if parts.scheme == "http" and not is_loopback(parts.hostname):
-            # Keys fetched in the clear could be swapped on the way, and with them every identity.
-            raise ValueError(f"TASKS_ISSUER_URL {self.issuer_url!r}: plain http is for this machine only")
+        problem = url_problem(self.issuer_url)
+        if problem is not None:
+            raise ValueError(f"TASKS_ISSUER_URL {self.issuer_url!r} {problem}")
         if not self.issuer or not self.audience:
             raise ValueError("TASKS_JWT_ISSUER and TASKS_JWT_AUDIENCE must not be empty")
         if not 0 <= self.leeway <= 300:
@@ -62,14 +82,35 @@ class Settings:
             raise ValueError(
                 "these must hold: 0 < TASKS_JWKS_MIN_INTERVAL <= TASKS_JWKS_TTL <= TASKS_JWKS_MAX_STALE"
             )
+        if bool(self.client_id) != bool(self.client_secret):
+            raise ValueError("VERIFIER_CLIENT_ID and VERIFIER_CLIENT_SECRET are set together, or neither")
+        if self.introspection_url:
+            if not self.client_id:
+                raise ValueError(
+                    "TASKS_INTROSPECTION_URL needs VERIFIER_CLIENT_ID and VERIFIER_CLIENT_SECRET"
+                )
+            problem = url_problem(self.introspection_url)
+            if problem is not None:
+                raise ValueError(f"TASKS_INTROSPECTION_URL {self.introspection_url!r} {problem}")
+        if self.introspection_timeout <= 0:
+            raise ValueError("TASKS_INTROSPECTION_TIMEOUT must be positive")
+        own = urlsplit(self.verifier_url)
+        if own.scheme not in ("http", "https") or not own.hostname or own.query or own.fragment:
+            raise ValueError(f"VERIFIER_URL {self.verifier_url!r} is not an http(s) URL without query")
+        if not 1 <= self.dpop_max_age <= 600:
+            raise ValueError("TASKS_DPOP_MAX_AGE must be between 1 and 600 seconds")
 
     @property
     def jwks_url(self) -> str:
         return self.issuer_url.rstrip("/") + "/.well-known/jwks.json"
 
+    @property
+    def introspects(self) -> bool:
+        return bool(self.client_id)
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
-        """The settings from TASKS_* variables; a malformed value fails loudly, at start."""
+        """The settings from TASKS_* and VERIFIER_* variables; a malformed value fails loudly, at start."""
         defaults = cls()
 
         def number(name: str, default: float) -> float:
@@ -93,30 +134,34 @@ class Settings:
             jwks_timeout=number("TASKS_JWKS_TIMEOUT", defaults.jwks_timeout),
             jwks_min_interval=number("TASKS_JWKS_MIN_INTERVAL", defaults.jwks_min_interval),
             jwks_max_stale=number("TASKS_JWKS_MAX_STALE", defaults.jwks_max_stale),
+            client_id=environ.get("VERIFIER_CLIENT_ID", ""),
+            client_secret=environ.get("VERIFIER_CLIENT_SECRET", ""),
+            introspection_url=environ.get("TASKS_INTROSPECTION_URL", ""),
+            introspection_timeout=number("TASKS_INTROSPECTION_TIMEOUT", defaults.introspection_timeout),
+            verifier_url=environ.get("VERIFIER_URL") or defaults.verifier_url,
+            dpop_max_age=number("TASKS_DPOP_MAX_AGE", defaults.dpop_max_age),
         )
 
 
-def is_loopback(hostname: str) -> bool:
-    if hostname.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(hostname).is_loopback
-    except ValueError:
-        return False
-
-
 class Challenge(Exception):
-    """A refusal of the request's credentials, answered as RFC 6750 §3 says."""
+    """A refusal of the request's credentials, answered as RFC 6750 §3 (and RFC 9449 §7.1) say."""
 
-    def __init__(self, status: int, detail: str, error: str | None = None) -> None:
+    def __init__(self, status: int, detail: str, error: str | None = None, *, scheme: str = "Bearer") -> None:
         super().__init__(detail)
-        self.status, self.detail, self.error = status, detail, error
+        self.status, self.detail, self.error, self.scheme = status, detail, error, scheme
 
 
-def create_app(settings: Settings | None = None, *, keys: JwksCache | None = None) -> Flask:
-    """The verifier app; without ``settings``, they come from the environment (TASKS_*).
+def create_app(
+    settings: Settings | None = None,
+    *,
+    keys: JwksCache | None = None,
+    introspector: Introspector | None = None,
+    proofs: ProofChecker | None = None,
+) -> Flask:
+    """The verifier app; without ``settings``, they come from the environment (TASKS_*, VERIFIER_*).
 
-    ``keys`` replaces the JWKS cache the settings describe (tests give one with a fake transport).
+    ``keys``, ``introspector`` and ``proofs`` replace what the settings describe (tests give
+    ones with a fake transport or clock); an ``introspector`` introspects whatever the settings.
     """
     config = settings or Settings.from_env()
     if keys is None:
@@ -127,10 +172,24 @@ def create_app(settings: Settings | None = None, *, keys: JwksCache | None = Non
             min_interval=config.jwks_min_interval,
             max_stale=config.jwks_max_stale,
         )
+    if introspector is None and config.introspects:
+        introspector = Introspector(
+            issuer_url=config.issuer_url,
+            issuer=config.issuer,
+            client_id=config.client_id,
+            client_secret=config.client_secret,
+            endpoint=config.introspection_url or None,
+            timeout=config.introspection_timeout,
+        )
+    if proofs is None:
+        proofs = ProofChecker(max_age=config.dpop_max_age)
     app = Flask(__name__)
     app.extensions["access_tokens"] = AccessTokenVerifier(
         keys=keys, issuer=config.issuer, audience=config.audience, leeway=config.leeway
     )
+    app.extensions["introspection"] = introspector
+    app.extensions["dpop"] = proofs
+    app.extensions["verifier_url"] = config.verifier_url.rstrip("/")
 
     @app.get("/whoami")
     def whoami() -> Response:
@@ -151,17 +210,39 @@ def create_app(settings: Settings | None = None, *, keys: JwksCache | None = Non
         return jsonify(status="ok")
 
     @app.errorhandler(Challenge)
-    def challenge(exc: Challenge) -> tuple[Response, int, dict[str, str]]:
+    def challenge(exc: Challenge) -> Response:
         params = [f'realm="{REALM}"']
         if exc.error is not None:
             params += [f'error="{exc.error}"', f'error_description="{quotable(exc.detail)}"']
-        return jsonify(detail=exc.detail), exc.status, {"WWW-Authenticate": "Bearer " + ", ".join(params)}
+        # RFC 9449 §7.1: a DPoP challenge says which algorithms a proof may use.
+        algs = f'algs="{" ".join(proofs.algorithms)}"'
+        if exc.error is None:
+            # No credentials: both schemes are offered (RFC 9449 §7.2).
+            challenges = ["Bearer " + ", ".join(params), "DPoP " + ", ".join([*params, algs])]
+        elif exc.scheme == "DPoP":
+            challenges = ["DPoP " + ", ".join([*params, algs])]
+        else:
+            challenges = ["Bearer " + ", ".join(params)]
+        response = jsonify(detail=exc.detail)
+        response.status_code = exc.status
+        for value in challenges:
+            response.headers.add("WWW-Authenticate", value)
+        return response
 
     @app.errorhandler(KeysUnavailable)
     def keys_unavailable(exc: KeysUnavailable) -> tuple[Response, int, dict[str, str]]:
-        retry = str(max(1, math.ceil(keys.min_interval)))
         detail = "The issuer's keys cannot be fetched now, so no token can be verified. Try again later."
-        return jsonify(detail=detail), 503, {"Retry-After": retry}
+        return unavailable(detail, keys.min_interval)
+
+    @app.errorhandler(IntrospectionUnavailable)
+    def introspection_unavailable(exc: IntrospectionUnavailable) -> tuple[Response, int, dict[str, str]]:
+        detail = "The issuer cannot be asked now whether the token is still active. Try again later."
+        return unavailable(detail, introspector.retry_interval if introspector is not None else 1.0)
+
+    @app.errorhandler(ProofsUnavailable)
+    def proofs_unavailable(exc: ProofsUnavailable) -> tuple[Response, int, dict[str, str]]:
+        detail = "Too many DPoP proofs to tell a new one from a replay. Try again later."
+        return unavailable(detail, 1.0)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> WerkzeugResponse:
@@ -174,21 +255,60 @@ def create_app(settings: Settings | None = None, *, keys: JwksCache | None = Non
     return app
 
 
+def unavailable(detail: str, retry_after: float) -> tuple[Response, int, dict[str, str]]:
+    """A 503: the token may be perfectly good, and its client should try again, not log in again."""
+    return jsonify(detail=detail), 503, {"Retry-After": str(max(1, math.ceil(retry_after)))}
+
+
 def authenticate() -> AccessToken:
-    """The request's verified access token, or Challenge."""
+    """The request's verified access token, or Challenge (or a *Unavailable: a 503)."""
     header = request.headers.get("Authorization", "")
-    scheme = header.split(" ", 1)[0]
-    if scheme.lower() != "bearer":
-        # No bearer credentials at all: a bare challenge, no error code (RFC 6750 §3.1).
+    scheme = SCHEMES.get(header.split(" ", 1)[0].lower())
+    if scheme is None:
+        # No credentials of ours at all: a bare challenge, no error code (RFC 6750 §3.1).
         raise Challenge(401, "Authentication credentials were not provided.")
-    match = BEARER.fullmatch(header)
+    match = CREDENTIALS.fullmatch(header)
     if match is None:
-        raise Challenge(400, "The Authorization header is malformed.", error="invalid_request")
+        raise Challenge(400, "The Authorization header is malformed.", error="invalid_request", scheme=scheme)
+    token = match[1]
     verifier: AccessTokenVerifier = current_app.extensions["access_tokens"]
     try:
-        return verifier.verify(match[1])
+        access = verifier.verify(token)
     except TokenRefused as exc:
-        raise Challenge(401, str(exc), error="invalid_token") from exc
+        raise Challenge(401, str(exc), error="invalid_token", scheme=scheme) from exc
+    if scheme == "Bearer" and access.binding is not None:
+        # RFC 9449 §7.2: a bound token sent as a bearer one may be a stolen one.
+        detail = "This token is bound to a key: send it as 'DPoP <token>' with a DPoP proof."
+        raise Challenge(401, detail, error="invalid_token", scheme="DPoP")
+    if scheme == "DPoP":
+        check_proof(token, access)
+    # Last, as it may cost a round trip to the issuer: only for tokens good in every other way.
+    introspector: Introspector | None = current_app.extensions["introspection"]
+    if introspector is not None and not introspector.active(token, expires=access.claims["exp"]):
+        raise Challenge(401, "The token is no longer active.", error="invalid_token", scheme=scheme)
+    return access
+
+
+def check_proof(token: str, access: AccessToken) -> None:
+    """The request's DPoP proof of the key ``access`` is bound to (RFC 9449 §7.1), or Challenge."""
+    if access.binding is None:
+        # The DPoP scheme promises a binding this token does not have.
+        detail = "This token is not bound to a key: send it as 'Bearer <token>'."
+        raise Challenge(401, detail, error="invalid_token", scheme="DPoP")
+    # A server joins repeated header fields with commas, which a JWS never holds.
+    proofs = ",".join(request.headers.getlist("DPoP")).split(",") if "DPoP" in request.headers else []
+    if len(proofs) != 1:  # §4.3 step 1: one proof, not two to choose from
+        detail = "One DPoP proof (the DPoP header) is required with this token."
+        raise Challenge(401, detail, error="invalid_dpop_proof", scheme="DPoP")
+    checker: ProofChecker = current_app.extensions["dpop"]
+    # The URL as this service is reached (VERIFIER_URL), whatever the Host header says.
+    url = current_app.extensions["verifier_url"] + quote(request.path, safe=PATH_CHARACTERS)
+    try:
+        checker.check(
+            proofs[0], method=request.method, url=url, access_token=token, thumbprint=access.binding
+        )
+    except ProofRefused as exc:
+        raise Challenge(401, str(exc), error="invalid_dpop_proof", scheme="DPoP") from exc
 
 
 def quotable(text: str) -> str:

@@ -23,7 +23,6 @@ PyJWT's PyJWKClient fetches and caches too, but with urllib: it follows redirect
 size limit, and does not rate-limit refetches; hence this module.
 """
 
-import json
 import logging
 import threading
 import time
@@ -35,6 +34,8 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import OKPAlgorithm, get_default_algorithms
+
+from examples.verifier.remote import RemoteError, issuer_client, request_json
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +65,8 @@ MAX_JWKS_BYTES = 64 * 1024
 MAX_KEYS = 100
 
 
-class JwksError(Exception):
-    """A fetch failed, or its answer is not a usable JWK Set. The message is for the log."""
+class JwksError(RemoteError):
+    """An answer that is not a usable JWK Set. The message is for the log."""
 
 
 class KeysUnavailable(Exception):
@@ -132,32 +133,7 @@ def parse_jwks(document: object) -> dict[str, VerifyingKey]:
 
 def fetch_jwks(client: httpx.Client, url: str, *, timeout: float) -> dict[str, VerifyingKey]:
     """GET ``url`` with ``client`` (which must not follow redirects) and parse the JWK Set."""
-    # httpx's timeouts bound each connect and each read; the deadline bounds the whole
-    # answer, which a server dripping a byte at a time would otherwise stretch for hours.
-    deadline = time.monotonic() + timeout
-    body = bytearray()
-    try:
-        with client.stream("GET", url, headers={"Accept": "application/json"}) as response:
-            if response.is_redirect:
-                where = response.headers.get("Location", "")
-                raise JwksError(
-                    f"{url} answered {response.status_code} to {where!r}: redirects are not followed"
-                )
-            if response.status_code != 200:
-                raise JwksError(f"{url} answered {response.status_code}")
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > MAX_JWKS_BYTES:
-                    raise JwksError(f"{url}: the JWK Set is larger than {MAX_JWKS_BYTES} bytes")
-                if time.monotonic() > deadline:
-                    raise JwksError(f"{url}: the JWK Set took longer than {timeout} s")
-    except httpx.HTTPError as exc:
-        raise JwksError(f"{url}: {type(exc).__name__}: {exc}") from exc
-    try:
-        document = json.loads(body)
-    except ValueError as exc:
-        raise JwksError(f"{url}: the answer is not JSON") from exc
-    return parse_jwks(document)
+    return parse_jwks(request_json(client, "GET", url, timeout=timeout, max_bytes=MAX_JWKS_BYTES))
 
 
 class JwksCache:
@@ -184,12 +160,7 @@ class JwksCache:
             raise ValueError("the JWKS timeout must be positive")
         self.url, self.ttl, self.timeout = url, ttl, timeout
         self.min_interval, self.max_stale = min_interval, max_stale
-        self._client = httpx.Client(
-            timeout=timeout,
-            follow_redirects=False,
-            transport=transport,
-            headers={"User-Agent": "tasks-verifier"},
-        )
+        self._client = issuer_client(timeout=timeout, transport=transport)
         self._clock = clock
         self._lock = threading.Lock()
         self._keys: Mapping[str, VerifyingKey] = {}
@@ -205,7 +176,7 @@ class JwksCache:
                 try:
                     self._keys = fetch_jwks(self._client, self.url, timeout=self.timeout)
                     self._fetched_at = now
-                except JwksError as exc:
+                except RemoteError as exc:
                     logger.warning("could not fetch the issuer's keys: %s", exc)
                 finally:
                     # Counted from the end: threads that queued behind a slow fetch must

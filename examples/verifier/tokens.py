@@ -7,10 +7,14 @@ keys; then the signature with the one algorithm of the key the token names (RFC 
 header (``at+jwt``, RFC 9068 §2.1) and by the ``token_use`` claim, and both are checked, so
 that a refresh token, which lives two weeks, can never stand in for one (RFC 8725 §3.11).
 
-What this cannot check is revocation: a logged-out session's access token stays valid here
-until it expires (JWT_ACCESS_TTL at the issuer, five minutes by default). A service that
-needs more asks the issuer's ``POST /auth/token/verify/`` instead, and requires
-``"token_use": "access"`` in its answer (that endpoint vouches for refresh tokens too).
+What these checks cannot see is revocation: a logged-out session's access token passes them
+until it expires (JWT_ACCESS_TTL at the issuer, five minutes by default). The app asks the
+issuer about each token they accept when it is configured to (examples/verifier/introspection.py).
+
+A token bound to a key (RFC 9449 §6.1) names it by ``cnf.jkt``; ``AccessToken.binding`` is
+that thumbprint, and the app accepts such a token only with a proof of the key
+(examples/verifier/dpop.py). A ``cnf`` binding the token any other way (RFC 7800: a
+certificate, a key we would have to trust as given) is refused: we could not check it.
 """
 
 import base64
@@ -42,6 +46,7 @@ class AccessToken:
     subject: str
     key_id: str
     claims: Mapping[str, Any]
+    binding: str | None = None  # the RFC 7638 thumbprint of the key a DPoP-bound token is bound to
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,21 @@ class AccessTokenVerifier:
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject:
             raise TokenRefused("The token's subject is malformed.")
-        return AccessToken(subject=subject, key_id=kid, claims=claims)
+        return AccessToken(subject=subject, key_id=kid, claims=claims, binding=binding_of(claims))
+
+
+def binding_of(claims: Mapping[str, Any]) -> str | None:
+    """The thumbprint in ``cnf.jkt`` (RFC 9449 §6.1), None if the token is unbound; or TokenRefused."""
+    if "cnf" not in claims:
+        return None
+    confirmation = claims["cnf"]
+    if not isinstance(confirmation, dict) or confirmation.keys() != {"jkt"}:
+        raise TokenRefused("The token is bound to a key in a way this service cannot check.")
+    thumbprint = confirmation["jkt"]
+    # A SHA-256 thumbprint: 32 bytes, 43 base64url characters (RFC 7638 §3, RFC 9449 §6.1).
+    if not isinstance(thumbprint, str) or len(thumbprint) != 43 or not BASE64URL.fullmatch(thumbprint):
+        raise TokenRefused("The token's key thumbprint (cnf.jkt) is malformed.")
+    return thumbprint
 
 
 def is_canonical_jws(token: str) -> bool:

@@ -2,7 +2,9 @@
 granian as the README runs them: the task service's access tokens are accepted there, and
 forged or misused ones refused; after ``rotate_jwt_key`` tokens signed before and after both
 work, until the old key is removed; a JWKS URL that redirects is not followed, and one that
-hangs costs a timeout, not a hang."""
+hangs costs a timeout, not a hang. Introspecting with a confidential client of the service,
+it refuses a logged-out session's token within a second; with the keys alone, not until the
+token expires."""
 
 import contextlib
 import json
@@ -41,11 +43,16 @@ def _embedded_run_only(request: pytest.FixtureRequest) -> None:
 class Verifier:
     """``granian --interface wsgi --factory examples.verifier.app:create_app`` on a free port."""
 
-    def __init__(self, log_path: Path, **settings: str) -> None:
+    def __init__(self, log_path: Path, *, own: dict[str, str] | None = None, **settings: str) -> None:
+        """``settings`` are its TASKS_* variables, ``own`` its VERIFIER_* ones, both by lowercase name."""
         self.port = free_port()
         self.log_path = log_path
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TASKS_")}
-        self.env = {**env, **{f"TASKS_{name.upper()}": value for name, value in settings.items()}}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TASKS_", "VERIFIER_"))}
+        self.env = {
+            **env,
+            **{f"TASKS_{name.upper()}": value for name, value in settings.items()},
+            **{f"VERIFIER_{name.upper()}": value for name, value in (own or {}).items()},
+        }
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -143,6 +150,15 @@ class Issuer:
         assert me.status == 200, me.body
         return str(me.json()["id"])
 
+    def logout(self, refresh: str) -> None:
+        reply = client(self.server.port).post("/auth/logout/", {"refresh": refresh})
+        assert reply.status == 204, reply.body
+
+    def confidential_client(self) -> dict[str, str]:
+        """A new confidential client's id and secret (``manage.py create_client --confidential``)."""
+        registered = json.loads(manage(self.env, "create_client", "verifier", "--confidential"))
+        return {"client_id": registered["client_id"], "client_secret": registered["client_secret"]}
+
     def jwks(self) -> dict[str, Any]:
         return dict(client(self.server.port).get("/.well-known/jwks.json").json())
 
@@ -218,6 +234,48 @@ def test_the_services_refresh_token_is_refused(verifier: Verifier, tokens: dict[
     answer = verifier.whoami(tokens["refresh"])
     assert answer.status == 401
     assert answer.json() == {"detail": "This is not an access token."}
+
+
+def test_a_logout_is_refused_within_a_second_when_introspecting(
+    issuer: Issuer, verifier: Verifier, tmp_path: Path
+) -> None:
+    with Verifier(
+        tmp_path / "introspecting.log", issuer_url=issuer.url, own=issuer.confidential_client()
+    ) as asking:
+        pair = issuer.login(issuer.sign_up())
+        for each in (asking, verifier):
+            answer = each.whoami(pair["access"])
+            assert answer.status == 200, answer.body
+        issuer.logout(pair["refresh"])
+        logged_out = time.monotonic()
+        # The answer of just before the logout may be kept for up to a second: every request
+        # that starts later than that must be refused.
+        answers = []
+        while time.monotonic() < logged_out + 1.5:
+            started = time.monotonic() - logged_out
+            answers.append((started, asking.whoami(pair["access"])))
+            time.sleep(0.05)
+        late = [answer for started, answer in answers if started >= 1.0]
+        assert late, "no request started a second after the logout"
+        for answer in late:
+            assert (answer.status, answer.json()) == (401, {"detail": "The token is no longer active."})
+        assert answer.headers["www-authenticate"].startswith(
+            'Bearer realm="tasks-verifier", error="invalid_token"'
+        )
+        # With the keys alone, the token is good until it expires: the price of asking nothing.
+        assert verifier.whoami(pair["access"]).status == 200
+
+
+def test_an_introspecting_verifier_whose_client_is_revoked_answers_503_not_401(
+    issuer: Issuer, tokens: dict[str, Any], tmp_path: Path
+) -> None:
+    # The token may be perfectly good: it is our client the service refuses.
+    registered = issuer.confidential_client()
+    manage(issuer.env, "revoke_client", registered["client_id"])
+    with Verifier(tmp_path / "revoked.log", issuer_url=issuer.url, own=registered) as asking:
+        answer = asking.whoami(tokens["access"])
+        assert answer.status == 503, answer.body
+        assert answer.headers["retry-after"] == "1"
 
 
 def test_both_tokens_work_across_a_rotation_until_the_old_key_is_removed(tmp_path: Path) -> None:
