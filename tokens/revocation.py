@@ -153,13 +153,19 @@ def _shared_or_database(sid: str, user_id: int) -> tuple[int | str | None, UserS
     return owner, loaded
 
 
-def token_principal(claims: dict[str, Any]) -> Principal:
-    """The caller a verified access or refresh token speaks for, or InvalidToken."""
+def token_principal(claims: dict[str, Any], *, fresh: bool = False) -> Principal:
+    """The caller a verified access or refresh token speaks for, or InvalidToken.
+
+    ``fresh``: skip this process's memo and ask the shared state (Redis, where configured:
+    still no database query when warm), so that a revocation made by another worker or
+    instance is seen at once, not up to REVOCATION_LOCAL_TTL later. Introspection asks so:
+    its answer is cached again by the resource server that asked.
+    """
     user_id = int(claims["sub"])
     sid, generation = claims.get("sid"), claims.get("gen")
     if not isinstance(sid, str) or len(sid) != 36 or not isinstance(generation, int):
         raise InvalidToken("The token's session is malformed.")
-    state = memo.get(sid, user_id)
+    state = None if fresh else memo.get(sid, user_id)
     if state is None:
         owner, found = _shared_or_database(sid, user_id)
         if owner != user_id:

@@ -219,7 +219,8 @@ def token_introspect(*, token: str, hint: str | None = None) -> dict[str, Any]:
 
     Usable means what the API itself accepts: a valid signature and claims for this issuer
     and audience, a live session, an active user at the token's generation, checked
-    through the same revocation state (tokens.revocation, no database query when warm).
+    through the same revocation state (tokens.revocation, no database query when warm;
+    with Redis, one Redis read rather than the process's memo).
     """
     uses: tuple[codec.TokenUse, ...] = (
         ("refresh", "access") if hint == "refresh_token" else ("access", "refresh")
@@ -227,7 +228,10 @@ def token_introspect(*, token: str, hint: str | None = None) -> dict[str, Any]:
     for token_use in uses:
         try:
             claims = codec.decode(token, token_use=token_use)
-            caller = token_principal(claims)
+            # Where Redis holds the revocation state, ask it past this process's memo: a
+            # logout on any worker is then reported at once, and the resource server's own
+            # cache of the answer is the only delay.
+            caller = token_principal(claims, fresh=settings.REVOCATION_SHARED_CACHE)
         except InvalidToken:
             continue
         answer: dict[str, Any] = {

@@ -10,6 +10,7 @@ import jwt
 import pytest
 from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpResponse
 from pytest_django import Settings
 from rest_framework.test import APIClient
@@ -20,6 +21,7 @@ from tests.helpers.forgery import MISSING, forge
 from tokens.clients import RegisteredClient, client_create
 from tokens.keys import key_ring
 from tokens.models import Session
+from tokens.revocation import DEAD, session_key
 from tokens.services import user_tokens_revoke
 from users.models import User
 
@@ -434,3 +436,18 @@ def test_metadata_with_a_plain_issuer_names_endpoints_where_it_was_asked(setting
     body = APIClient().get("/.well-known/oauth-authorization-server", HTTP_HOST="localhost").json()
     assert body["issuer"] == "taskservice"
     assert body["token_endpoint"] == "http://localhost/auth/token/"
+
+
+@pytest.mark.redis
+def test_introspection_sees_a_revocation_published_elsewhere_at_once(
+    owner: User, service: RegisteredClient
+) -> None:
+    # Another worker or instance ended the session: Redis says so, this process's memo
+    # (which the API reads for up to REVOCATION_LOCAL_TTL) does not know yet.
+    tokens = password_grant(basic(service)).json()
+    assert introspect(tokens["access_token"], service).json()["active"] is True
+    assert (
+        APIClient().get("/tasks/", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}").status_code == 200
+    )
+    cache.set(session_key(claims(tokens["access_token"])["sid"]), DEAD)
+    assert introspect(tokens["access_token"], service).json() == {"active": False}
