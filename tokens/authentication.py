@@ -33,12 +33,13 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             header = (raw.encode(HTTP_HEADER_ENCODING) if isinstance(raw, str) else raw).split()
         except UnicodeEncodeError as exc:  # past latin-1: only a test client can send these
             raise exceptions.AuthenticationFailed("The token is malformed.") from exc
-        if not header or header[0].lower() not in {b"bearer", b"dpop"}:
+        scheme = header[0].lower() if header else b""
+        bearer = scheme == b"bearer"
+        if not bearer and scheme != b"dpop":
             return None  # not ours: another scheme, or anonymous
-        bearer = header[0].lower() == b"bearer"
         if len(header) != 2:
-            scheme = "Bearer" if bearer else "DPoP"
-            _refuse(request, f"The Authorization header must be '{scheme} <token>'.", bearer_challenge=bearer)
+            named = "Bearer" if bearer else "DPoP"
+            _refuse(request, f"The Authorization header must be '{named} <token>'.", bearer_challenge=bearer)
         try:
             token = header[1].decode("ascii")
             claims = codec.decode(token, token_use="access")
@@ -49,7 +50,10 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if bearer:
             if "cnf" in claims:  # the one thing an unbound token's request pays for DPoP
                 _refuse(request, "This token is bound to a key: send it as 'DPoP <token>' with a DPoP proof.")
-            return _caller(request, claims, bearer_challenge=True), claims
+            try:
+                return token_principal(claims), claims
+            except InvalidToken as exc:
+                _refuse(request, str(exc), bearer_challenge=True)
         return _bound_caller(request, token, claims), claims
 
     def authenticate_header(self, request: Request) -> str:
