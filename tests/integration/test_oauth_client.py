@@ -149,6 +149,14 @@ def run_client(node: str, issuer: Issuer) -> Run:
     return Run(done.returncode, seen, done.stderr)
 
 
+def challenged(answer: dict[str, Any], scheme: str, error: str) -> bool:
+    """Whether a refusal carried a WWW-Authenticate challenge of ``scheme`` with ``error``."""
+    return any(
+        (challenge["scheme"], challenge["error"]) == (scheme, error)
+        for challenge in answer["challenges"] or []
+    )
+
+
 def test_a_standard_oauth_client_logs_in_calls_the_api_refreshes_introspects_and_revokes(
     node: str, issuer: Issuer
 ) -> None:
@@ -187,6 +195,7 @@ def test_a_standard_oauth_client_logs_in_calls_the_api_refreshes_introspects_and
     assert created["id"] in listed["ids"]
     as_bearer = run.step("bound_token_as_bearer")
     assert as_bearer["status"] == 401, as_bearer
+    assert challenged(as_bearer, "dpop", "invalid_token")
 
     # The refresh_token grant with the same key: a new DPoP-bound pair that works.
     refresh = run.step("refresh")
@@ -212,9 +221,9 @@ def test_a_standard_oauth_client_logs_in_calls_the_api_refreshes_introspects_and
     assert after["introspection"]["active"] is False
     assert after["introspection_refresh"]["active"] is False
     assert after["api"]["status"] == 401, after["api"]
+    assert challenged(after["api"], "dpop", "invalid_token")
     assert after["seconds"] < REVOKED_WITHIN_SECONDS, after
     # RFC 6749 §5.2: the revoked refresh token is an invalid_grant.
     assert run.step("refresh_after_revocation") == {"status": 400, "error": "invalid_grant"}
 
-    assert run.returncode == 0, f"{run.seen.get('failed')}\n{run.stderr}"
-    assert "failed" not in run.seen
+    assert (run.returncode, run.seen.get("failed")) == (0, None), run.stderr

@@ -196,7 +196,7 @@ async function main() {
     ids: listed.body?.results?.map((task) => task.id) ?? null,
     challenges: listed.challenges ?? null,
   }
-  // RFC 9449 §7.1: a DPoP-bound token is refused without its proof (as a Bearer token).
+  // RFC 9449 §7: a DPoP-bound token is refused without its proof (sent as a Bearer token).
   const unproven = await resource('GET', '/tasks/', login.access_token, { dpop: false })
   seen.bound_token_as_bearer = { status: unproven.status, challenges: unproven.challenges ?? null }
 
