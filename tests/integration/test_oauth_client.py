@@ -13,7 +13,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -65,22 +64,6 @@ class Issuer:
     user_id: str
 
 
-def manage_json(env: dict[str, str], *args: str) -> Any:
-    """``manage.py <args>``'s stdout, one JSON object; raise with its output if it fails."""
-    done = subprocess.run(  # noqa: S603  our own interpreter and manage.py
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return json.loads(done.stdout)
-
-
 @pytest.fixture(scope="module")
 def issuer(node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Issuer]:
     root = tmp_path_factory.mktemp("oauth")
@@ -94,7 +77,7 @@ def issuer(node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Issu
         LOGIN_USERNAME_RATE="1000/min",
     )
     manage(env, "migrate", "--no-input", "-v0")
-    made = manage_json(env, "create_client", "interop", "--confidential")
+    made = json.loads(manage(env, "create_client", "interop", "--confidential"))
     # Two workers, as served: a revocation must reach the worker that did not see it.
     with Server(env, port=port, workers=2, log_path=root / "server.log") as server:
         username = f"interop-{secrets.token_hex(4)}"
