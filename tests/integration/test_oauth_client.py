@@ -25,7 +25,8 @@ from tests.helpers.servers import client
 INTEROP = ROOT / "tests" / "interop"
 PROGRAM = INTEROP / "oauth_client.mjs"
 LIBRARY = INTEROP / "node_modules" / "oauth4webapi" / "package.json"
-PASSWORD = "interop-" + secrets.token_hex(8)
+# Random, unlike the username: the service refuses a password too similar to it.
+PASSWORD = secrets.token_urlsafe(18)
 # The service ends a revoked session everywhere within one second (API.md); the rest is a
 # request's time on a loaded machine.
 REVOKED_WITHIN_SECONDS = 2.0
@@ -80,7 +81,7 @@ def issuer(node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Issu
     made = json.loads(manage(env, "create_client", "interop", "--confidential"))
     # Two workers, as served: a revocation must reach the worker that did not see it.
     with Server(env, port=port, workers=2, log_path=root / "server.log") as server:
-        username = f"interop-{secrets.token_hex(4)}"
+        username = f"oauth-user-{secrets.token_hex(4)}"
         signed_up = client(server.port).post("/users/", {"username": username, "password": PASSWORD})
         assert signed_up.status == 201, signed_up.body
         yield Issuer(url, made["client_id"], made["client_secret"], username, str(signed_up.json()["id"]))
