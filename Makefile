@@ -8,7 +8,7 @@ export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 SOAK_SECONDS ?= 300
 PIP_COMPILE := $(PY) -m piptools compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
 
-.PHONY: help run test test-bench test-soak lint types check-migrations schema pytest pytest-sqlite pytest-services fuzz fmt bench bench-scale bench-smoke soak soak-short lock clean browser-deps
+.PHONY: help run test test-bench test-soak lint types check-migrations schema pytest pytest-sqlite pytest-services fuzz fmt bench bench-scale bench-smoke soak soak-short lock clean browser-deps interop-deps
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -58,13 +58,26 @@ schema: $(VENV)/.dev  ## generate and validate the OpenAPI document; warnings fa
 
 pytest: pytest-sqlite pytest-services  ## the test suite on SQLite, then again on PostgreSQL and Redis
 
-pytest-sqlite: $(VENV)/.dev browser-deps  ## the test suite on the embedded default (SQLite, local-memory cache)
+pytest-sqlite: $(VENV)/.dev browser-deps interop-deps  ## the test suite on the embedded default (SQLite, local-memory cache)
 	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest -n 2
 
 # The browser tests (tests/browser/) drive Debian's chromium, installed here when missing (root
 # and apt). Where it cannot be, they skip with a message; under CI=true they fail.
 browser-deps:  ## install Debian's chromium and chromium-driver for the browser tests (a no-op when present)
 	@scripts/browser_deps.sh || [ "$$CI" != "true" ]
+
+# The OAuth client interop test (tests/integration/test_oauth_client.py) runs oauth4webapi on
+# the machine's Node.js, installed from tests/interop/package-lock.json (again only when the
+# lock file changed). Without node it skips with a message; under CI=true it fails.
+interop-deps:  ## install the pinned OAuth client library of the interop test (npm ci in tests/interop)
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+		if [ "$$CI" = "true" ]; then echo "FAILED: CI=true needs node and npm for the OAuth client interop test"; exit 1; fi; \
+		echo "SKIPPED installing tests/interop: node or npm is missing"; \
+	elif [ tests/interop/node_modules/.package-lock.json -nt tests/interop/package-lock.json ]; then :; \
+	elif ! npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error; then \
+		if [ "$$CI" = "true" ]; then echo "FAILED: npm ci in tests/interop"; exit 1; fi; \
+		echo "SKIPPED installing tests/interop: npm ci failed"; \
+	fi
 
 # Under CI=true an unreachable PostgreSQL or Redis fails the run; elsewhere it is skipped, loudly.
 pytest-services: $(VENV)/.dev  ## the test suite on PostgreSQL and Redis (TEST_DATABASE_URL, TEST_REDIS_URL)
