@@ -55,6 +55,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from tokens.keys import key_ring
+from tokens.models import Client
 
 EventKind = Literal["session-revoked", "credential-change"]
 SET_TYPE = "secevent+jwt"  # RFC 8417 §2.3
@@ -94,10 +95,16 @@ def security_event(
     audience: str,
     event_timestamp: int | None = None,
     txn: str | None = None,
+    jti: str | None = None,
 ) -> str:
     """A SET for the client ``audience``: ``kind`` happened to the session ``session_id`` of user
     ``user_id`` (to every session of the user when ``session_id`` is None), for ``reason``
     (a key of REASONS), at ``event_timestamp`` (now by default).
+
+    Made when it is delivered, not when the change happens (signing is not one insert): the
+    outbox keeps these arguments, with ``event_timestamp`` set to when the change happened
+    and a ``jti`` of its own, so that every attempt to deliver one event is the same SET to
+    its receiver (RFC 8417 §2.2: the jti identifies the SET).
 
     Raises ValueError for an unknown kind or reason, or a credential-change naming a session.
     """
@@ -122,7 +129,7 @@ def security_event(
         "iss": settings.JWT_ISSUER,
         "aud": audience,
         "iat": now,
-        "jti": uuid.uuid4().hex,
+        "jti": jti or uuid.uuid4().hex,
         "sub_id": _subject(user_id=user_id, session_id=session_id),
         # RFC 8417 §2.2: one SET, one event; RFC 8417 §4.3: no "exp" and no "sub", so that
         # nothing that checks access tokens (or ID tokens) can take it for one.
@@ -131,6 +138,13 @@ def security_event(
     if txn is not None:
         claims["txn"] = txn
     return jwt.encode(claims, key.private, algorithm=key.algorithm, headers={"kid": key.kid, "typ": SET_TYPE})
+
+
+def event_receivers() -> list[tuple[str, str]]:
+    """The clients a security event goes to, as (client id, events URL): every confidential,
+    unrevoked client that registered an events URL."""
+    receivers = Client.objects.filter(confidential=True, revoked__isnull=True).exclude(events_url="")
+    return list(receivers.order_by("created").values_list("id", "events_url"))
 
 
 def _subject(*, user_id: int, session_id: str | None) -> dict[str, Any]:

@@ -317,3 +317,17 @@ def test_a_full_store_answers_503_so_the_transmitter_retries(ended: EndedAccess)
     answer = push(client, revoked("b"))
     assert answer.status_code == 503
     assert answer.headers["Retry-After"] == "60"
+
+
+def test_a_set_is_never_taken_for_an_access_token(client: FlaskClient) -> None:
+    answer = client.get("/whoami", headers={"Authorization": f"Bearer {revoked('s')}"})
+    assert answer.status_code == 401
+    assert answer.json == {"detail": "This is not an access token."}
+
+
+def test_an_oversized_body_is_refused_unread(client: FlaskClient) -> None:
+    token = with_claims(padding="x" * 20_000)
+    answer = push(client, token)
+    assert answer.status_code == 400
+    assert answer.json is not None
+    assert answer.json["err"] == "invalid_request"

@@ -13,10 +13,12 @@ from pytest_django import Settings
 from rest_framework.test import APIClient
 
 from tokens import codec
+from tokens.clients import client_create, client_revoke
 from tokens.codec import InvalidToken
 from tokens.models import Client
 from tokens.secevents import (
     EVENT_TYPES,
+    event_receivers,
     push_answer_ok,
     push_answer_retryable,
     push_error,
@@ -78,6 +80,10 @@ def test_our_own_token_checks_refuse_a_set(ring: Settings, token_use: codec.Toke
 def test_every_set_has_its_own_jti(ring: Settings) -> None:
     ids = {verified(revoked())[1]["jti"] for _ in range(3)}
     assert len(ids) == 3
+
+
+def test_a_given_jti_is_kept_so_every_delivery_attempt_is_one_set(ring: Settings) -> None:
+    assert verified(revoked(jti="e-1"))[1]["jti"] == "e-1"
 
 
 def test_session_revoked_names_the_user_and_the_session(ring: Settings) -> None:
@@ -236,3 +242,19 @@ def test_a_bad_events_url_is_refused(url: str) -> None:
     with pytest.raises(CommandError, match="--events-url"):
         command("create_client", "rs", "--confidential", "--events-url", url)
     assert not Client.objects.exists()
+
+
+def test_events_go_to_live_confidential_clients_with_an_events_url() -> None:
+    first = client_create(name="rs 1", confidential=True).client_id
+    second = client_create(name="rs 2", confidential=True).client_id
+    gone = client_create(name="rs 3", confidential=True).client_id
+    client_create(name="no url", confidential=True)
+    public = client_create(name="app", confidential=False).client_id
+    for client_id in (first, second, gone, public):
+        # A public client cannot register one (create_client); were one set, it is ignored.
+        Client.objects.filter(pk=client_id).update(events_url=f"https://{client_id}.example/events")
+    client_revoke(client_id=gone)
+    assert event_receivers() == [
+        (first, f"https://{first}.example/events"),
+        (second, f"https://{second}.example/events"),
+    ]
