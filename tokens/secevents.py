@@ -8,8 +8,8 @@ is signed with the token signing key (the JWKS every client already fetches) and
 one receiving client, its ``aud``.
 
 Which change makes which SET (for whoever wires tokens.services to the outbox; ``reason`` is
-the Session.Reason the change records, or "deleted"; every SET goes to every confidential
-client with an events URL, since any resource server may hold any session's access tokens):
+the Session.Reason the change records, or "deleted"; every SET goes to every client of
+``event_receivers()``, since any resource server may hold any session's access tokens):
 
 ============================================  ===========================================
 change (where it happens)                     SETs, one per receiving client
