@@ -89,7 +89,7 @@ def target_check(url: str) -> None:
     host does not resolve or resolves to any address that is not public (``address_refusal``)."""
     target = _parse(url)
     try:
-        _resolve_checked(target)
+        _resolve_checked(target, time.monotonic() + settings.WEBHOOK_TIMEOUT)
     except _Unresolvable as failure:
         raise TargetRefused(str(failure)) from None
 
@@ -109,7 +109,7 @@ def post(
     deadline = started + deadline_seconds
     target = _parse(url)
     try:
-        addresses = _resolve_checked(target)
+        addresses = _resolve_checked(target, deadline)
     except _Unresolvable as failure:
         return Response(status=None, latency_ms=_since(started), excerpt="", error=str(failure))
 
@@ -203,19 +203,16 @@ def _parse(url: str) -> Target:
     return Target(scheme=parts.scheme, host=host, port=port or default_port, path=path)
 
 
-def _resolve_checked(target: Target) -> list[tuple[socket.AddressFamily, Sockaddr]]:
+def _resolve_checked(target: Target, deadline: float) -> list[tuple[socket.AddressFamily, Sockaddr]]:
     """Every address the host resolves to, each one checked; one refused refuses them all,
     as a resolver's order is the attacker's to choose."""
     allow_private = settings.WEBHOOK_ALLOW_PRIVATE
     name = target.host.lower()
     if not allow_private and (name in METADATA_HOSTS or name == "localhost" or name.endswith(".localhost")):
         raise TargetRefused(f"{target.host} is a local or metadata host name")
-    try:
-        # The resolver also reads numeric spellings (inet_aton: "2130706433", "0x7f000001",
-        # "0177.0.0.1", "127.1"), so checking what it answers covers every one of them.
-        infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as failure:
-        raise _Unresolvable(f"{target.host} does not resolve: {failure}") from None
+    # The resolver also reads numeric spellings (inet_aton: "2130706433", "0x7f000001",
+    # "0177.0.0.1", "127.1"), so checking what it answers covers every one of them.
+    infos = _resolve(target, deadline)
     addresses: list[tuple[socket.AddressFamily, Sockaddr]] = []
     for family, _type, _proto, _canonname, sockaddr in infos:
         if family not in (socket.AF_INET, socket.AF_INET6):
@@ -228,6 +225,29 @@ def _resolve_checked(target: Target) -> list[tuple[socket.AddressFamily, Sockadd
     if not addresses:
         raise _Unresolvable(f"{target.host} has no IPv4 or IPv6 address")
     return addresses
+
+
+def _resolve(target: Target, deadline: float) -> list[Any]:
+    """getaddrinfo, given up on at the deadline: it has no timeout of its own, and a slow
+    resolver is the receiver's to choose. The lookup runs in a thread of its own, which is
+    left to finish (daemon, holding nothing) when it is late."""
+    answer: list[Any] = []
+    failure: list[BaseException] = []
+
+    def lookup() -> None:
+        try:
+            answer.extend(socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM))
+        except (OSError, UnicodeError) as error:
+            failure.append(error)
+
+    resolver = threading.Thread(target=lookup, name=f"resolve {target.host}", daemon=True)
+    resolver.start()
+    resolver.join(max(deadline - time.monotonic(), 0))
+    if resolver.is_alive():
+        raise _Unresolvable(f"{target.host} did not resolve in time")
+    if failure:
+        raise _Unresolvable(f"{target.host} does not resolve: {failure[0]}")
+    return answer
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:

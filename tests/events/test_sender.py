@@ -19,6 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from events import sender
 from events.sender import Response, TargetRefused, post, target_check
+from tests.config.test_settings import load_settings
 
 PUBLIC = "93.184.215.14"
 real_getaddrinfo = socket.getaddrinfo
@@ -135,8 +136,22 @@ class RawServer:
             self.done.set()
 
 
+PING = b'{"type":"ping"}'
+
+
 def send(url: str, **kwargs: Any) -> Response:
-    return post(url, body=b'{"type":"ping"}', headers={"Content-Type": "application/json"}, **kwargs)
+    return post(url, body=PING, headers={"Content-Type": "application/json"}, **kwargs)
+
+
+def read_request(conn: socket.socket) -> None:
+    """The whole of ``send``'s request: a socket closed with bytes unread is reset, and
+    the reset would take the answer already sent with it."""
+    request = b""
+    while not request.endswith(PING):
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        request += chunk
 
 
 # --- Refusals -----------------------------------------------------------------------------
@@ -338,7 +353,7 @@ def test_a_receiver_that_never_answers_times_out_within_the_bound(private_allowe
 def test_a_receiver_dripping_bytes_is_cut_at_the_overall_deadline(private_allowed: None) -> None:
     # Each byte arrives well within a per-read timeout; only the overall deadline ends it.
     def drip(conn: socket.socket) -> None:
-        conn.recv(65536)
+        read_request(conn)
         try:
             conn.sendall(b"HTTP/1.1 200 OK\r\n")
             for _ in range(100):
@@ -362,7 +377,7 @@ def test_a_huge_response_is_read_up_to_the_cap_and_no_further(private_allowed: N
     sent = [0]
 
     def flood(conn: socket.socket) -> None:
-        conn.recv(65536)
+        read_request(conn)
         try:
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % offered)
             chunk = b"a" * 65536
@@ -411,7 +426,7 @@ def test_an_unresolvable_name_at_delivery_is_an_error(resolve: Callable[..., Res
 
 def test_a_response_cut_short_is_an_error_with_its_status(private_allowed: None) -> None:
     def short(conn: socket.socket) -> None:
-        conn.recv(65536)
+        read_request(conn)
         conn.sendall(b"HTTP/1.1 500 Oops\r\nContent-Length: 100\r\n\r\npartial")
 
     response = send(f"http://127.0.0.1:{RawServer(short).port}/")
@@ -422,7 +437,7 @@ def test_a_response_cut_short_is_an_error_with_its_status(private_allowed: None)
 
 def test_garbage_instead_of_http_is_an_error(private_allowed: None) -> None:
     def garbage(conn: socket.socket) -> None:
-        conn.recv(65536)
+        read_request(conn)
         conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
 
     response = send(f"http://127.0.0.1:{RawServer(garbage).port}/")
@@ -554,3 +569,75 @@ def test_https_is_pinned_with_sni_and_verification_for_the_url_host(
     assert by_address.status is None
     assert by_address.error is not None
     assert "certificate" in by_address.error
+
+
+def test_a_slow_resolver_is_given_up_on_at_the_deadline(
+    private_allowed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def slow(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "slow.test":
+            time.sleep(3)
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    started = time.monotonic()
+    response = send("http://slow.test/hooks", timeout=0.5)
+    assert time.monotonic() - started < 1.5
+    assert response.status is None
+    assert response.error == "slow.test did not resolve in time"
+
+
+def test_an_ipv6_target_is_reached_on_its_checked_address(
+    private_allowed: None, resolve: Callable[..., Resolver]
+) -> None:
+    class ServerV6(ThreadingHTTPServer):
+        address_family = socket.AF_INET6
+
+    received = Received()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.requests.append(self.headers["Host"])
+            accepted(204, b"")(self)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ServerV6(("::1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    resolve(six_test=[["::1"]])
+    try:
+        by_name = send(f"http://six.test:{port}/")
+        by_literal = send(f"http://[::1]:{port}/")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (by_name.status, by_name.error) == (204, None)
+    assert (by_literal.status, by_literal.error) == (204, None)
+    assert received.requests == [f"six.test:{port}", f"[::1]:{port}"]
+
+
+def test_the_delivery_settings_are_range_checked_at_start(tmp_path: Path) -> None:
+    code = (
+        "from django.conf import settings; "
+        "print(settings.WEBHOOK_ALLOW_PRIVATE, settings.WEBHOOK_TIMEOUT, "
+        "settings.WEBHOOK_MAX_RESPONSE_BYTES, settings.WEBHOOK_EXCERPT_BYTES)"
+    )
+    assert load_settings(tmp_path, code).stdout.split() == ["False", "5.0", "65536", "1024"]
+    refused = load_settings(
+        tmp_path,
+        code,
+        WEBHOOK_ALLOW_PRIVATE="maybe",
+        WEBHOOK_TIMEOUT="600",
+        WEBHOOK_MAX_RESPONSE_BYTES="0",
+        WEBHOOK_EXCERPT_BYTES="-1",
+    )
+    assert refused.returncode != 0
+    for name in (
+        "WEBHOOK_ALLOW_PRIVATE",
+        "WEBHOOK_TIMEOUT",
+        "WEBHOOK_MAX_RESPONSE_BYTES",
+        "WEBHOOK_EXCERPT_BYTES",
+    ):
+        assert name in refused.stderr
