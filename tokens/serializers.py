@@ -77,7 +77,11 @@ class GrantAnswerSerializer(serializers.Serializer):
 
 class IntrospectionRequestSerializer(serializers.Serializer):
     token = serializers.CharField()
-    token_type_hint = serializers.ChoiceField(choices=["access_token", "refresh_token"], required=False)
+    token_type_hint = serializers.CharField(
+        required=False,
+        help_text="access_token or refresh_token. A hint only (RFC 7009 §2.1, RFC 7662 §2.1): every kind is tried, "
+        "and a hint we do not know is ignored.",
+    )
 
 
 class IntrospectionSerializer(serializers.Serializer):
@@ -102,7 +106,11 @@ class IntrospectionSerializer(serializers.Serializer):
 
 class RevocationRequestSerializer(serializers.Serializer):
     token = serializers.CharField()
-    token_type_hint = serializers.ChoiceField(choices=["access_token", "refresh_token"], required=False)
+    token_type_hint = serializers.CharField(
+        required=False,
+        help_text="access_token or refresh_token. A hint only (RFC 7009 §2.1, RFC 7662 §2.1): every kind is tried, "
+        "and a hint we do not know is ignored.",
+    )
     client_id = serializers.CharField(required=False, help_text="Public clients.")
 
 
@@ -119,3 +127,18 @@ class AuthorizationServerMetadataSerializer(serializers.Serializer):
     introspection_endpoint_auth_methods_supported = serializers.ListField(child=serializers.CharField())
     revocation_endpoint_auth_methods_supported = serializers.ListField(child=serializers.CharField())
     dpop_signing_alg_values_supported = serializers.ListField(child=serializers.CharField())
+
+
+class OAuthErrorSerializer(serializers.Serializer):
+    """RFC 6749 §5.2's error body (also RFC 7009's, RFC 7662's and RFC 9449's)."""
+
+    error = serializers.ChoiceField(
+        choices=[
+            "invalid_request",
+            "invalid_client",
+            "invalid_grant",
+            "unsupported_grant_type",
+            "invalid_dpop_proof",
+        ]
+    )
+    error_description = serializers.CharField(help_text="What went wrong, for a person to read.")

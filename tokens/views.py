@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import exceptions, status, viewsets
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -38,6 +38,28 @@ from users.throttling import ResilientRateThrottle, client_address
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1
 GRANT_TYPES = ("password", "refresh_token")
+
+
+def OAUTH_ERROR_RESPONSES(*codes: int, detail_too: bool = False) -> dict[int, Any]:
+    """The schema of errors in RFC 6749 §5.2's shape; ``detail_too``: or in the API's own
+    (the login answers both: the JSON body's, and the form grants')."""
+    plain = ERROR_RESPONSES(*codes)
+    if not detail_too:
+        return {
+            code: OpenApiResponse(serializers.OAuthErrorSerializer, description=plain[code].description)
+            for code in codes
+        }
+    return {
+        code: OpenApiResponse(
+            PolymorphicProxySerializer(
+                f"TokenError{code}",
+                [plain[code].response, serializers.OAuthErrorSerializer],
+                resource_type_field_name=None,
+            ),
+            description=plain[code].description,
+        )
+        for code in codes
+    }
 
 
 class OAuthError(Exception):
@@ -163,7 +185,11 @@ class TokenObtainView(TokenView):
                 [serializers.TokenPairSerializer, serializers.GrantAnswerSerializer],
                 resource_type_field_name=None,
             ),
-            **ERROR_RESPONSES(400, 401, 429),
+            # A 400 in RFC 6749's shape is also a body ValidationError describes (a map of
+            # strings); a 401 is either the API's {"detail"} or RFC 6749's invalid_client.
+            **ERROR_RESPONSES(400),
+            **OAUTH_ERROR_RESPONSES(401, detail_too=True),
+            **ERROR_RESPONSES(429),
         },
         auth=[],
         summary="Log in: a username and password (JSON), or an OAuth 2.0 grant (form), for an access and a refresh token",
@@ -373,7 +399,11 @@ class IntrospectionView(TokenView):
 
     @extend_schema(
         request={"application/x-www-form-urlencoded": serializers.IntrospectionRequestSerializer},
-        responses={200: serializers.IntrospectionSerializer, **ERROR_RESPONSES(400, 401, 429)},
+        responses={
+            200: serializers.IntrospectionSerializer,
+            **OAUTH_ERROR_RESPONSES(400, 401),
+            **ERROR_RESPONSES(429),
+        },
         auth=[],
         summary="Introspect a token (RFC 7662): confidential clients only, with HTTP Basic or client_secret_post",
     )
@@ -401,7 +431,7 @@ class RevocationView(TokenView):
 
     @extend_schema(
         request={"application/x-www-form-urlencoded": serializers.RevocationRequestSerializer},
-        responses={200: None, **ERROR_RESPONSES(400, 401)},
+        responses={200: None, **OAUTH_ERROR_RESPONSES(400, 401)},
         auth=[],
         summary="Revoke a refresh or access token (RFC 7009): its session ends; 200 whatever the token",
     )
