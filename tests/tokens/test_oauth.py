@@ -389,6 +389,13 @@ def test_revoking_either_token_ends_its_session(kind: str, owner: User, service:
     assert Session.objects.get(user=owner).revoked_reason == Session.Reason.REVOKED
 
 
+def test_a_hint_we_do_not_know_is_ignored(owner: User, service: RegisteredClient) -> None:
+    tokens = password_grant(basic(service)).json()
+    assert introspect(tokens["access_token"], service, token_type_hint="id_token").json()["active"] is True
+    form_post("/auth/revoke/", {"token": tokens["refresh_token"], "token_type_hint": "id_token"}, basic(service))
+    assert Session.objects.get(user=owner).revoked is not None
+
+
 def test_a_public_client_revokes_by_naming_itself(owner: User, app: RegisteredClient) -> None:
     tokens = password_grant(client_id=app.client_id).json()
     assert (
