@@ -118,6 +118,13 @@ DPOP_ALGORITHMS = env.list(
 DPOP_PROOF_MAX_AGE = env.int("DPOP_PROOF_MAX_AGE", 60, validate=Range(min=1, max=600))
 DPOP_REQUIRED = env.bool("DPOP_REQUIRED", False)
 
+# Events out (events/): webhook targets on loopback, private, link-local or metadata
+# addresses are refused unless this is set (a development receiver on localhost).
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", False)
+# The origin the URLs in an event's data are written under (there is no request to take
+# it from): the address clients reach the API at.
+PUBLIC_URL = env.str("PUBLIC_URL", f"http://{HOST}:{PORT}/", validate=Regexp(r"^https?://[^/?#]+/?$"))
+
 env.seal()  # raises one error naming every malformed variable
 JWT_KEY_DIR = STATE_DIR / "jwt"
 
@@ -144,7 +151,15 @@ INSTALLED_APPS = [
     "projects",
     "tasks",
     "feeds",
+    "events",
+    "django_tasks",
+    "django_tasks_db",
 ]
+
+# The background tasks (events delivery) on django-tasks' database backend: a task is a row
+# in the application's own database, enqueued in the transaction of the change, run by
+# `manage.py db_worker` (started beside the server by `make run`).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 MIDDLEWARE = [
     # Outermost, so the id and the access log cover every response, the ones below included.

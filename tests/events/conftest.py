@@ -1,0 +1,94 @@
+"""The events tests' sender: events/sender.py's interface (target_check, post, TargetRefused,
+Response), answering what each test queues and recording what was sent."""
+
+import sys
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from django_tasks_db.management.commands.db_worker import Worker
+
+import events
+from events.models import Webhook
+from events.services import webhook_create
+from users.models import User
+
+
+class TargetRefused(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int | None
+    latency_ms: float
+    excerpt: str
+    error: str | None
+
+
+@dataclass
+class Sent:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass
+class FakeSender:
+    """Answers 200 unless told otherwise (``answers``, in order); refuses *.refused.test."""
+
+    sent: list[Sent] = field(default_factory=list)
+    answers: list[Response] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+
+    def target_check(self, url: str) -> None:
+        self.checked.append(url)
+        if ".refused.test" in url:
+            raise TargetRefused("it resolves to a private address (10.0.0.1)")
+
+    def post(self, url: str, *, body: bytes, headers: dict[str, str]) -> Response:
+        self.sent.append(Sent(url, body, dict(headers)))
+        if self.answers:
+            return self.answers.pop(0)
+        return Response(status=200, latency_ms=12.5, excerpt="ok", error=None)
+
+
+@pytest.fixture
+def sender(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSender]:
+    fake = FakeSender()
+    module = types.ModuleType("events.sender")
+    module.TargetRefused = TargetRefused  # type: ignore[attr-defined]
+    module.Response = Response  # type: ignore[attr-defined]
+    module.target_check = fake.target_check  # type: ignore[attr-defined]
+    module.post = fake.post  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "events.sender", module)
+    monkeypatch.setattr(events, "sender", module, raising=False)
+    return fake
+
+
+def run_worker() -> None:
+    """django-tasks-db's own worker, in this process: every task that is due, then it stops."""
+    Worker(
+        queue_names=["default"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test",
+        excluded_queue_names=[],
+    ).run()
+
+
+def hook(user: User, *, project_id: int | None = None, events: list[str] | None = None) -> Webhook:
+    return webhook_create(
+        owner_id=user.pk,
+        url="https://receiver.example/hook",
+        events=events or ["task.created", "task.updated", "task.deleted"],
+        project_id=project_id,
+    )
+
+
+def failing(status: int | None = 500) -> Response:
+    return Response(status=status, latency_ms=3.0, excerpt="no", error=None if status else "timed out")
