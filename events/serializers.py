@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.core.validators import URLValidator
 from django.db.models import QuerySet
 from django.urls import reverse
 from rest_framework import serializers
@@ -49,7 +50,9 @@ class WebhookSerializer(StrictFieldsMixin, serializers.HyperlinkedModelSerialize
 
     self = serializers.HyperlinkedIdentityField(view_name="webhook-detail", help_text="This webhook.")
     url = serializers.URLField(
-        max_length=2000, help_text="Where deliveries are POSTed (http or https; checked when set)."
+        max_length=2000,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="Where deliveries are POSTed (http or https; checked when set).",
     )
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=EventType.choices),
