@@ -118,12 +118,12 @@ DPOP_ALGORITHMS = env.list(
 DPOP_PROOF_MAX_AGE = env.int("DPOP_PROOF_MAX_AGE", 60, validate=Range(min=1, max=600))
 DPOP_REQUIRED = env.bool("DPOP_REQUIRED", False)
 
-# Events out (events/): webhook targets on loopback, private, link-local or metadata
-# addresses are refused unless this is set (a development receiver on localhost).
-WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", False)
-# The origin the URLs in an event's data are written under (there is no request to take
-# it from): the address clients reach the API at.
+# Events out (events/): the origin the URLs in an event's data are written under (there is
+# no request to take them from): the address clients reach the API at.
 PUBLIC_URL = env.str("PUBLIC_URL", f"http://{HOST}:{PORT}/", validate=Regexp(r"^https?://[^/?#]+/?$"))
+# manage.py serve starts a task worker beside the server (make run, the embedded default);
+# a deployment that runs its workers as their own service sets it false (docs/deploy.md).
+SERVE_TASK_WORKER = env.bool("SERVE_TASK_WORKER", True)
 
 env.seal()  # raises one error naming every malformed variable
 JWT_KEY_DIR = STATE_DIR / "jwt"
