@@ -5,6 +5,7 @@ import sys
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from unittest import mock
 
 import pytest
 from django_tasks_db.management.commands.db_worker import Worker
@@ -68,8 +69,15 @@ def sender(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSender]:
 
 
 def run_worker() -> None:
-    """django-tasks-db's own worker, in this process: every task that is due, then it stops."""
-    Worker(
+    """django-tasks-db's own worker, in this process: every task that is due, then it stops.
+    (Without its close_old_connections(): it would close the test's own transaction on
+    PostgreSQL, as it closes any connection not in autocommit.)"""
+    with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
+        _worker().run()
+
+
+def _worker() -> Worker:
+    return Worker(
         queue_names=["default"],
         interval=0,
         batch=True,
@@ -78,7 +86,7 @@ def run_worker() -> None:
         max_tasks=None,
         worker_id="test",
         excluded_queue_names=[],
-    ).run()
+    )
 
 
 def hook(user: User, *, project_id: int | None = None, events: list[str] | None = None) -> Webhook:
