@@ -23,11 +23,12 @@ def receivers(*, type: str, project_id: int | None, person_id: int | None) -> li
     project of its owner and of the task's person (their own tasks and projects)."""
     # The owner is reached through the webhook's own relations: events sits below projects
     # (projects' services record events), so it imports nothing of theirs.
-    found = Webhook.objects.filter(active=True).filter(
-        Q(project_id=project_id)
-        | Q(project__isnull=True, owner__owned_projects__id=project_id)
-        | Q(project__isnull=True, owner_id=person_id)
-    )
+    chosen = Q(pk__in=[])
+    if project_id is not None:
+        chosen |= Q(project_id=project_id) | Q(project__isnull=True, owner__owned_projects__id=project_id)
+    if person_id is not None:
+        chosen |= Q(project__isnull=True, owner_id=person_id)
+    found = Webhook.objects.filter(chosen, active=True)
     # The type is checked here: a JSON containment lookup is not SQLite's.
     return [webhook for webhook in found.distinct() if type in webhook.events]
 
@@ -72,10 +73,14 @@ def deliver(*, event_id: str, webhook_id: int, attempt: int, redelivery: bool = 
         log.error = f"Target refused: {refused}"
     else:
         headers = delivery.headers_of(event_id=event.id, secret=webhook.secret, body=body, at=now)
-        response = sender.post(webhook.url, body=body, headers=headers)
-        log.status_code, log.latency_ms = response.status, response.latency_ms
-        log.response_excerpt, log.error = response.excerpt, response.error or ""
-        log.succeeded = response.status is not None and 200 <= response.status < 300
+        try:
+            response = sender.post(webhook.url, body=body, headers=headers)
+        except Exception as exc:  # post() reports network failures itself: this is a bug, retried too
+            log.error = f"{type(exc).__name__}: {exc}"
+        else:
+            log.status_code, log.latency_ms = response.status, response.latency_ms
+            log.response_excerpt, log.error = response.excerpt, response.error or ""
+            log.succeeded = response.status is not None and 200 <= response.status < 300
     # A manual redelivery is one attempt: it neither retries nor disables.
     wait = None if log.succeeded or redelivery else delivery.retry_delay(attempt)
     with transaction.atomic():

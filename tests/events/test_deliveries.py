@@ -169,3 +169,20 @@ def test_a_failed_redelivery_neither_retries_nor_disables(owner: User, sender: F
     assert not DBTaskResult.objects.filter(status="READY").exists()
     webhook.refresh_from_db()
     assert webhook.active
+
+
+def test_a_sender_that_raises_is_logged_and_retried(
+    owner: User, sender: FakeSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook(owner)
+
+    def broken(url: str, *, body: bytes, headers: dict[str, str]) -> None:
+        raise ValueError("unexpected")
+
+    monkeypatch.setattr("events.sender.post", broken)
+    task_create(person_id=owner.pk, title="Buy milk", due_to=DUE)
+    run_worker()
+
+    entry = Delivery.objects.get()
+    assert entry.error == "ValueError: unexpected"
+    assert entry.next_attempt is not None

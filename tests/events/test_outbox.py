@@ -174,3 +174,11 @@ def test_a_task_write_through_the_api_costs_exactly_one_more_query_an_insert_of_
 
 def sent_of(sender: FakeSender) -> list[dict[str, Any]]:
     return [json.loads(sent.body) for sent in sender.sent]
+
+
+def test_an_event_without_a_project_or_person_reaches_no_webhook(owner: User, sender: FakeSender) -> None:
+    from events.tasks import receivers
+
+    hook(owner)
+
+    assert receivers(type="task.created", project_id=None, person_id=None) == []
