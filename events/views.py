@@ -19,17 +19,20 @@ from users.principal import caller_of
 
 
 @extend_schema_view(
-    list=extend_schema(summary="The caller's webhooks"),
+    list=extend_schema(
+        summary="The caller's webhooks",
+        responses={200: WebhookSerializer(many=True), **ERROR_RESPONSES(400, 401)},
+    ),
     create=extend_schema(
         summary="Create a webhook",
         description="The answer carries the signing secret, once: it is never shown again.",
-        responses={201: CreatedWebhookSerializer, **ERROR_RESPONSES(400, 401, 415)},
+        responses={201: CreatedWebhookSerializer, **ERROR_RESPONSES(400, 401, 413, 415)},
     ),
     retrieve=extend_schema(responses={200: WebhookSerializer, **ERROR_RESPONSES(401, 404)}),
-    update=extend_schema(responses={200: WebhookSerializer, **ERROR_RESPONSES(400, 401, 404, 415)}),
+    update=extend_schema(responses={200: WebhookSerializer, **ERROR_RESPONSES(400, 401, 404, 413, 415)}),
     partial_update=extend_schema(
         description="`active: true` enables a webhook disabled after failing deliveries.",
-        responses={200: WebhookSerializer, **ERROR_RESPONSES(400, 401, 404, 415)},
+        responses={200: WebhookSerializer, **ERROR_RESPONSES(400, 401, 404, 413, 415)},
     ),
     destroy=extend_schema(responses={204: None, **ERROR_RESPONSES(401, 404)}),
 )
@@ -76,7 +79,7 @@ class WebhookViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         summary="A webhook's delivery log: every attempt, the latest first",
-        responses={200: DeliverySerializer(many=True), **ERROR_RESPONSES(401, 404)},
+        responses={200: DeliverySerializer(many=True), **ERROR_RESPONSES(400, 401, 404)},
     )
     @action(detail=True, url_path="deliveries", url_name="deliveries", serializer_class=DeliverySerializer)
     def deliveries(self, request: Request, pk: str) -> Response:
