@@ -39,7 +39,10 @@ def main() -> None:
     if args.redis_url:
         os.environ["REDIS_URL"] = args.redis_url
     os.environ.update(
-        STATE_DIR=str(state), DJANGO_SETTINGS_MODULE="config.settings", ALLOWED_HOSTS="testserver", LOG_LEVEL="WARNING"
+        STATE_DIR=str(state),
+        DJANGO_SETTINGS_MODULE="config.settings",
+        ALLOWED_HOSTS="testserver",
+        LOG_LEVEL="WARNING",
     )
     sys.path.insert(0, str(ROOT))
     import django

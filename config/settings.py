@@ -118,6 +118,16 @@ DPOP_ALGORITHMS = env.list(
 DPOP_PROOF_MAX_AGE = env.int("DPOP_PROOF_MAX_AGE", 60, validate=Range(min=1, max=600))
 DPOP_REQUIRED = env.bool("DPOP_REQUIRED", False)
 
+# Outbound webhooks and security events (events/sender.py): private, loopback and link-local
+# targets are refused unless allowed (a test rig or a closed network); each delivery has one
+# deadline, and reads at most so much of a response and keeps an excerpt of it.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", False)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", 5.0, validate=Range(min=0.5, max=60))
+WEBHOOK_MAX_RESPONSE_BYTES = env.int(
+    "WEBHOOK_MAX_RESPONSE_BYTES", 65536, validate=Range(min=1024, max=16 * 1024 * 1024)
+)
+WEBHOOK_EXCERPT_BYTES = env.int("WEBHOOK_EXCERPT_BYTES", 1024, validate=Range(min=0, max=65536))
+
 # Events out (events/): the origin the URLs in an event's data are written under (there is
 # no request to take them from): the address clients reach the API at.
 PUBLIC_URL = env.str("PUBLIC_URL", f"http://{HOST}:{PORT}/", validate=Regexp(r"^https?://[^/?#]+/?$"))

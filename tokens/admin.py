@@ -16,8 +16,8 @@ class ClientAdmin(admin.ModelAdmin):
     list_display = ["name", "id", "confidential", "created", "revoked"]
     list_filter = ["confidential", ("revoked", admin.EmptyFieldListFilter)]
     search_fields = ["=id", "name"]
-    fields = ["id", "name", "confidential", "created", "revoked"]
-    readonly_fields = ["id", "name", "confidential", "created", "revoked"]
+    fields = ["id", "name", "confidential", "events_url", "created", "revoked"]
+    readonly_fields = ["id", "name", "confidential", "events_url", "created", "revoked"]
     actions = ["revoke"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

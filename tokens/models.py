@@ -93,6 +93,11 @@ class Client(models.Model):
     revoked = models.DateTimeField(
         null=True, blank=True, help_text="When set, the client can no longer get, use or check tokens."
     )
+    events_url = models.URLField(
+        max_length=2000,
+        blank=True,
+        help_text="Where a confidential client is pushed security events (RFC 8935), if anywhere.",
+    )
 
     class Meta:
         ordering = ["created"]

@@ -1,3 +1,4 @@
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -63,7 +64,12 @@ class OAuthError(Exception):
 def _form_value(request: Request, name: str) -> str | None:
     """One form parameter: sent at most once (RFC 6749 §3.2), text, or an OAuthError."""
     data: Any = request.data
-    values = data.getlist(name) if hasattr(data, "getlist") else ([data[name]] if name in data else [])
+    if hasattr(data, "getlist"):  # a form: a parameter may be repeated
+        values = data.getlist(name)
+    elif isinstance(data, Mapping):  # a JSON or XML object
+        values = [data[name]] if name in data else []
+    else:  # a JSON or XML list, string or number: no parameters at all
+        raise OAuthError("invalid_request", "The request body is not a set of parameters.")
     if len(values) > 1:
         raise OAuthError("invalid_request", f"The {name!r} parameter was sent more than once.")
     if not values:
@@ -163,7 +169,7 @@ class TokenObtainView(TokenView):
         summary="Log in: a username and password (JSON), or an OAuth 2.0 grant (form), for an access and a refresh token",
     )
     def post(self, request: Request) -> Response:
-        if "grant_type" in request.data:
+        if isinstance(request.data, Mapping) and "grant_type" in request.data:
             try:
                 return self.grant(request)
             except OAuthError as exc:

@@ -21,6 +21,10 @@ Two more things, each optional in its own way:
   is accepted only as ``Authorization: DPoP <token>`` with a proof of the key for this
   request, and refused as a Bearer token with a DPoP challenge (§7.1): whoever stole it
   does not hold the key. An unbound token is a Bearer token, as before.
+- Security events (RFC 8935, examples/verifier/events.py), when this service has a client id
+  at the task service (VERIFIER_CLIENT_ID): ``POST /events`` (VERIFIER_EVENTS_PATH) takes the
+  SETs the task service pushes when a session ends, and from then on that session's tokens
+  (or a user's older ones) are refused here at once.
 """
 
 import math
@@ -35,6 +39,15 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from examples.verifier.dpop import ProofChecker, ProofRefused, ProofsUnavailable
+from examples.verifier.events import (
+    MAX_SET_BYTES,
+    MEDIA_TYPE,
+    EndedAccess,
+    EventReceiver,
+    EventRefused,
+    EventsUnavailable,
+    EventVerifier,
+)
 from examples.verifier.introspection import IntrospectionUnavailable, Introspector
 from examples.verifier.jwks import JwksCache, KeysUnavailable
 from examples.verifier.remote import url_problem
@@ -67,6 +80,10 @@ class Settings:
     # the request's Host header, which the sender of a proof made for another service chooses.
     verifier_url: str = "http://127.0.0.1:8001"
     dpop_max_age: float = 60.0
+    # Where the task service pushes security events (RFC 8935), and how long each is kept:
+    # longer than the access tokens it ends live (the task service's JWT_ACCESS_TTL).
+    events_path: str = "/events"
+    events_retain: float = 3600.0
 
     def __post_init__(self) -> None:
         problem = url_problem(self.issuer_url)
@@ -99,6 +116,16 @@ class Settings:
             raise ValueError(f"VERIFIER_URL {self.verifier_url!r} is not an http(s) URL without query")
         if not 1 <= self.dpop_max_age <= 600:
             raise ValueError("TASKS_DPOP_MAX_AGE must be between 1 and 600 seconds")
+        path = self.events_path
+        if (
+            not path.startswith("/")
+            or any(c in path for c in "?#")
+            or not path.isascii()
+            or not path.isprintable()
+        ):
+            raise ValueError(f"VERIFIER_EVENTS_PATH {path!r} is not a path starting with '/'")
+        if not 60 <= self.events_retain <= 7 * 86400:
+            raise ValueError("TASKS_EVENTS_RETAIN must be between 60 seconds and 7 days")
 
     @property
     def jwks_url(self) -> str:
@@ -140,6 +167,8 @@ class Settings:
             introspection_timeout=number("TASKS_INTROSPECTION_TIMEOUT", defaults.introspection_timeout),
             verifier_url=environ.get("VERIFIER_URL") or defaults.verifier_url,
             dpop_max_age=number("TASKS_DPOP_MAX_AGE", defaults.dpop_max_age),
+            events_path=environ.get("VERIFIER_EVENTS_PATH") or defaults.events_path,
+            events_retain=number("TASKS_EVENTS_RETAIN", defaults.events_retain),
         )
 
 
@@ -157,11 +186,13 @@ def create_app(
     keys: JwksCache | None = None,
     introspector: Introspector | None = None,
     proofs: ProofChecker | None = None,
+    events: EventReceiver | None = None,
 ) -> Flask:
     """The verifier app; without ``settings``, they come from the environment (TASKS_*, VERIFIER_*).
 
-    ``keys``, ``introspector`` and ``proofs`` replace what the settings describe (tests give
-    ones with a fake transport or clock); an ``introspector`` introspects whatever the settings.
+    ``keys``, ``introspector``, ``proofs`` and ``events`` replace what the settings describe
+    (tests give ones with a fake transport or clock); an ``introspector`` introspects, and
+    ``events`` receives security events, whatever the settings.
     """
     config = settings or Settings.from_env()
     if keys is None:
@@ -183,12 +214,20 @@ def create_app(
         )
     if proofs is None:
         proofs = ProofChecker(max_age=config.dpop_max_age)
+    if events is None and config.client_id:
+        events = EventReceiver(
+            verifier=EventVerifier(
+                keys=keys, issuer=config.issuer, audience=config.client_id, leeway=config.leeway
+            ),
+            ended=EndedAccess(retain=config.events_retain),
+        )
     app = Flask(__name__)
     app.extensions["access_tokens"] = AccessTokenVerifier(
         keys=keys, issuer=config.issuer, audience=config.audience, leeway=config.leeway
     )
     app.extensions["introspection"] = introspector
     app.extensions["dpop"] = proofs
+    app.extensions["events"] = events
     app.extensions["verifier_url"] = config.verifier_url.rstrip("/")
 
     @app.get("/whoami")
@@ -204,6 +243,25 @@ def create_app(
             exp=claims["exp"],
             jti=claims["jti"],
         )
+
+    if events is not None:
+        receiver: EventReceiver = events
+
+        @app.post(config.events_path)
+        def receive_event() -> tuple[Response | str, int]:
+            """RFC 8935 §2: a SET pushed by the task service; 202, or 400 with an ``err`` (§2.3)."""
+            if request.mimetype != MEDIA_TYPE:
+                return set_refused(EventRefused("invalid_request", f"The body must be {MEDIA_TYPE}."))
+            body = request.stream.read(MAX_SET_BYTES + 1)
+            try:
+                token = body.decode("ascii").strip()
+                event = receiver.verifier.verify(token)
+            except UnicodeDecodeError:
+                return set_refused(EventRefused("invalid_request", "The body is not a SET."))
+            except EventRefused as exc:
+                return set_refused(exc)
+            receiver.ended.record(event)
+            return "", 202
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -239,6 +297,10 @@ def create_app(
         detail = "The issuer cannot be asked now whether the token is still active. Try again later."
         return unavailable(detail, introspector.retry_interval if introspector is not None else 1.0)
 
+    @app.errorhandler(EventsUnavailable)
+    def events_unavailable(exc: EventsUnavailable) -> tuple[Response, int, dict[str, str]]:
+        return unavailable("Too many security events held to remember another. Try again later.", 60.0)
+
     @app.errorhandler(ProofsUnavailable)
     def proofs_unavailable(exc: ProofsUnavailable) -> tuple[Response, int, dict[str, str]]:
         detail = "Too many DPoP proofs to tell a new one from a replay. Try again later."
@@ -253,6 +315,11 @@ def create_app(
         return response
 
     return app
+
+
+def set_refused(exc: EventRefused) -> tuple[Response, int]:
+    """RFC 8935 §2.3: a SET not accepted is a 400 with its ``err`` code and a description."""
+    return jsonify(err=exc.err, description=exc.description), 400
 
 
 def unavailable(detail: str, retry_after: float) -> tuple[Response, int, dict[str, str]]:
@@ -282,6 +349,10 @@ def authenticate() -> AccessToken:
         raise Challenge(401, detail, error="invalid_token", scheme="DPoP")
     if scheme == "DPoP":
         check_proof(token, access)
+    events: EventReceiver | None = current_app.extensions["events"]
+    if events is not None and events.ended.refuses(access.claims):
+        # A security event said so: a revoked session, or a user's tokens before a credential change.
+        raise Challenge(401, "The token's session has ended.", error="invalid_token", scheme=scheme)
     # Last, as it may cost a round trip to the issuer: only for tokens good in every other way.
     introspector: Introspector | None = current_app.extensions["introspection"]
     if introspector is not None and not introspector.active(token, expires=access.claims["exp"]):

@@ -173,6 +173,23 @@ def test_grant_errors_are_rfc_6749_errors(owner: User, form: dict[str, Any], err
     assert not Session.objects.filter(user=owner).exists()
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("<root>grant_type</root>", "application/xml"),  # a string that contains the name
+        ('"grant_type"', "application/json"),
+        ('["grant_type"]', "application/json"),
+        ('{"grant_type": {"a": 1}}', "application/json"),
+        ('{"grant_type": "password", "username": ["owner"], "password": 5}', "application/json"),
+        ("<root><grant_type>password</grant_type><username><a>1</a></username></root>", "application/xml"),
+    ],
+)
+def test_a_grant_in_a_body_of_another_shape_gets_a_4xx(owner: User, body: str, content_type: str) -> None:
+    response = APIClient().generic("POST", "/auth/token/", body, content_type=content_type)
+    assert 400 <= response.status_code < 500, response.content
+    assert not Session.objects.exists()
+
+
 def test_an_inactive_account_gets_invalid_grant(owner: User) -> None:
     User.objects.filter(pk=owner.pk).update(is_active=False)
     assert_oauth_error(password_grant(), 400, "invalid_grant")

@@ -25,6 +25,7 @@ class Command(BaseCommand):
                         "confidential": client.confidential,
                         "created": client.created.isoformat(),
                         "revoked": client.revoked.isoformat() if client.revoked else None,
+                        "events_url": client.events_url or None,
                     }
                 )
             )
