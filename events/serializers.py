@@ -7,6 +7,7 @@ from rest_framework import serializers
 from rest_framework.relations import Hyperlink
 
 from api.serializers import StrictFieldsMixin
+from events import sender
 from events.models import Delivery, EventType, Webhook
 from events.permissions import owns_project
 from users.principal import caller_of
@@ -93,8 +94,6 @@ class WebhookSerializer(StrictFieldsMixin, serializers.HyperlinkedModelSerialize
         }
 
     def validate_url(self, value: str) -> str:
-        from events import sender  # the SSRF-safe client's own rule for targets
-
         try:
             sender.target_check(value)
         except sender.TargetRefused as refused:

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task
 
-from events import delivery
+from events import delivery, sender
 from events.models import Delivery, Event, Webhook
 
 
@@ -58,8 +58,6 @@ def event_fan_out(
 @task()
 def deliver(*, event_id: str, webhook_id: int, attempt: int, redelivery: bool = False) -> bool:
     """One attempt; True when the receiver answered 2xx."""
-    from events import sender  # the SSRF-safe client: target checked again here, against DNS rebinding
-
     webhook = Webhook.objects.filter(pk=webhook_id).first()
     event = Event.objects.filter(pk=event_id).first()
     if webhook is None or event is None or not (webhook.active or redelivery):
@@ -68,7 +66,7 @@ def deliver(*, event_id: str, webhook_id: int, attempt: int, redelivery: bool = 
     now = timezone.now()
     log = Delivery(webhook=webhook, event=event, attempt=attempt, redelivery=redelivery)
     try:
-        sender.target_check(webhook.url)
+        sender.target_check(webhook.url)  # again at each attempt: against DNS rebinding
     except sender.TargetRefused as refused:
         log.error = f"Target refused: {refused}"
     else:

@@ -1,31 +1,17 @@
-"""The events tests' sender: events/sender.py's interface (target_check, post, TargetRefused,
-Response), answering what each test queues and recording what was sent."""
+"""The events tests' sender: events/sender.py's target_check() and post() replaced, answering
+what each test queues and recording what was sent."""
 
-import sys
-import types
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from unittest import mock
 
 import pytest
 from django_tasks_db.management.commands.db_worker import Worker
 
-import events
+import events.sender
 from events.models import Webhook
+from events.sender import Response, TargetRefused
 from events.services import webhook_create
 from users.models import User
-
-
-class TargetRefused(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int | None
-    latency_ms: float
-    excerpt: str
-    error: str | None
 
 
 @dataclass
@@ -52,19 +38,14 @@ class FakeSender:
         self.sent.append(Sent(url, body, dict(headers)))
         if self.answers:
             return self.answers.pop(0)
-        return Response(status=200, latency_ms=12.5, excerpt="ok", error=None)
+        return Response(status=200, latency_ms=12, excerpt="ok", error=None)
 
 
 @pytest.fixture
-def sender(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSender]:
+def sender(monkeypatch: pytest.MonkeyPatch) -> FakeSender:
     fake = FakeSender()
-    module = types.ModuleType("events.sender")
-    module.TargetRefused = TargetRefused  # type: ignore[attr-defined]
-    module.Response = Response  # type: ignore[attr-defined]
-    module.target_check = fake.target_check  # type: ignore[attr-defined]
-    module.post = fake.post  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "events.sender", module)
-    monkeypatch.setattr(events, "sender", module, raising=False)
+    monkeypatch.setattr(events.sender, "target_check", fake.target_check)
+    monkeypatch.setattr(events.sender, "post", fake.post)
     return fake
 
 
@@ -99,4 +80,4 @@ def hook(user: User, *, project_id: int | None = None, events: list[str] | None 
 
 
 def failing(status: int | None = 500) -> Response:
-    return Response(status=status, latency_ms=3.0, excerpt="no", error=None if status else "timed out")
+    return Response(status=status, latency_ms=3, excerpt="no", error=None if status else "timed out")

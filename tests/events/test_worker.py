@@ -15,8 +15,6 @@ from standardwebhooks.webhooks import Webhook as Verifier
 from soak.http import Http, path_of
 from soak.server import HOST, Server, free_port, manage, server_env
 
-pytest.importorskip("events.sender", reason="events/sender.py (the SSRF-safe client) is not merged yet")
-
 
 class Receiver(BaseHTTPRequestHandler):
     received: list[tuple[dict[str, str], bytes]] = []
