@@ -392,7 +392,9 @@ def test_revoking_either_token_ends_its_session(kind: str, owner: User, service:
 def test_a_hint_we_do_not_know_is_ignored(owner: User, service: RegisteredClient) -> None:
     tokens = password_grant(basic(service)).json()
     assert introspect(tokens["access_token"], service, token_type_hint="id_token").json()["active"] is True
-    form_post("/auth/revoke/", {"token": tokens["refresh_token"], "token_type_hint": "id_token"}, basic(service))
+    form_post(
+        "/auth/revoke/", {"token": tokens["refresh_token"], "token_type_hint": "id_token"}, basic(service)
+    )
     assert Session.objects.get(user=owner).revoked is not None
 
 
