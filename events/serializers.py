@@ -46,6 +46,21 @@ class OwnedProjectField(serializers.HyperlinkedRelatedField):
         return Hyperlink(request.build_absolute_uri(path) if request is not None else path, None)
 
 
+class EventTypesField(serializers.MultipleChoiceField):
+    """A JSON list of event types, each once, in the order given. Its errors are one flat list
+    of messages, as the API's 400 bodies are (a ListField of choices would answer a map of
+    item positions)."""
+
+    def to_internal_value(self, data: Any) -> list[str]:  # type: ignore[override]
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        chosen = super().to_internal_value(data)  # type: ignore[arg-type]  # refuses an unknown or unhashable item
+        return [item for item in dict.fromkeys(data) if item in chosen]
+
+    def to_representation(self, value: Any) -> list[str]:  # type: ignore[override]
+        return list(value)
+
+
 class WebhookSerializer(StrictFieldsMixin, serializers.HyperlinkedModelSerializer):
     """A webhook as its creator sees it (never its secret: that is shown once, at creation)."""
 
@@ -55,11 +70,8 @@ class WebhookSerializer(StrictFieldsMixin, serializers.HyperlinkedModelSerialize
         validators=[URLValidator(schemes=["http", "https"])],
         help_text="Where deliveries are POSTed (http or https; checked when set).",
     )
-    events = serializers.ListField(
-        child=serializers.ChoiceField(choices=EventType.choices),
-        allow_empty=False,
-        max_length=len(EventType.choices),
-        help_text="The event types it receives.",
+    events = EventTypesField(
+        choices=EventType.choices, allow_empty=False, help_text="The event types it receives."
     )
     project = OwnedProjectField(
         required=False,
@@ -99,9 +111,6 @@ class WebhookSerializer(StrictFieldsMixin, serializers.HyperlinkedModelSerialize
         except sender.TargetRefused as refused:
             raise serializers.ValidationError(f"This target is refused: {refused}") from refused
         return value
-
-    def validate_events(self, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(value))
 
 
 class CreatedWebhookSerializer(WebhookSerializer):

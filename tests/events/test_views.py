@@ -65,6 +65,9 @@ def test_the_secret_shown_verifies_the_deliveries(
         ({"events": []}, "events"),
         ({"events": ["task.exploded"]}, "events"),
         ({"events": "task.created"}, "events"),
+        ({"events": [{}]}, "events"),
+        ({"events": {"task.created": 1}}, "events"),
+        ({"events": [["task.created"]]}, "events"),
         ({"project": "http://testserver/projects/999999/"}, "project"),
         ({"project": "http://testserver/tasks/1/"}, "project"),
         ({"unknown": 1}, "unknown"),
@@ -78,6 +81,10 @@ def test_a_bad_webhook_is_a_400_naming_the_field(
 
     assert response.status_code == 400
     assert field in response.json()
+    # As every 400 of the API: each field maps to a flat list of messages (or one message).
+    errors = response.json()[field]
+    assert isinstance(errors, list | str)
+    assert all(isinstance(message, str) for message in errors)
     assert not Webhook.objects.exists()
 
 
