@@ -141,6 +141,17 @@ def post(
     return Response(status=status, latency_ms=_since(started), excerpt=excerpt, error=error)
 
 
+# The ipaddress flags that refuse an address, in the order a refusal names them.
+REFUSED_KINDS = (
+    ("is_loopback", "loopback"),
+    ("is_link_local", "link-local"),
+    ("is_unspecified", "unspecified"),
+    ("is_multicast", "multicast"),
+    ("is_reserved", "reserved"),
+    ("is_private", "private"),
+)
+
+
 def address_refusal(address: Address) -> str | None:
     """Why an address may not be sent to, or None for a public one."""
     if isinstance(address, ipaddress.IPv6Address):
@@ -151,18 +162,9 @@ def address_refusal(address: Address) -> str | None:
             return f"{refusals[0]} (inside {address})" if refusals else None
         if address.is_site_local:
             return f"{address} is site-local"
-    if address.is_loopback:
-        return f"{address} is loopback"
-    if address.is_link_local:
-        return f"{address} is link-local"
-    if address.is_unspecified:
-        return f"{address} is unspecified"
-    if address.is_multicast:
-        return f"{address} is multicast"
-    if address.is_reserved:
-        return f"{address} is reserved"
-    if address.is_private:
-        return f"{address} is private"
+    for flag, kind in REFUSED_KINDS:
+        if getattr(address, flag):
+            return f"{address} is {kind}"
     if address in SHARED:
         return f"{address} is shared address space"
     if not address.is_global:
