@@ -22,7 +22,7 @@ $(VENV)/.dev: requirements-dev.lock $(VENV)/.runtime
 	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
 
-run: $(VENV)/.runtime  ## install, migrate and serve on http://$HOST:$PORT (SQLite under var/ by default)
+run: $(VENV)/.runtime  ## install, migrate and serve on http://$HOST:$PORT (SQLite under var/ by default), with a task worker beside it
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py collectstatic --no-input --verbosity 0
 	exec $(PY) manage.py serve

@@ -128,6 +128,13 @@ WEBHOOK_MAX_RESPONSE_BYTES = env.int(
 )
 WEBHOOK_EXCERPT_BYTES = env.int("WEBHOOK_EXCERPT_BYTES", 1024, validate=Range(min=0, max=65536))
 
+# Events out (events/): the origin the URLs in an event's data are written under (there is
+# no request to take them from): the address clients reach the API at.
+PUBLIC_URL = env.str("PUBLIC_URL", f"http://{HOST}:{PORT}/", validate=Regexp(r"^https?://[^/?#]+/?$"))
+# manage.py serve starts a task worker beside the server (make run, the embedded default);
+# a deployment that runs its workers as their own service sets it false (docs/deploy.md).
+SERVE_TASK_WORKER = env.bool("SERVE_TASK_WORKER", True)
+
 env.seal()  # raises one error naming every malformed variable
 JWT_KEY_DIR = STATE_DIR / "jwt"
 
@@ -154,7 +161,15 @@ INSTALLED_APPS = [
     "projects",
     "tasks",
     "feeds",
+    "events",
+    "django_tasks",
+    "django_tasks_db",
 ]
+
+# The background tasks (events delivery) on django-tasks' database backend: a task is a row
+# in the application's own database, enqueued in the transaction of the change, run by
+# `manage.py db_worker` (started beside the server by `make run`).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 MIDDLEWARE = [
     # Outermost, so the id and the access log cover every response, the ones below included.

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from api.views import Router, healthz, readyz
+from events.views import WebhookViewSet
 from projects.views import ProjectViewSet
 from tasks.views import TaskViewSet
 from tokens import views as token_views
@@ -14,6 +15,7 @@ router = Router()
 router.register("tasks", TaskViewSet, basename="task")
 router.register("users", UserViewSet, basename="user")
 router.register("projects", ProjectViewSet, basename="project")
+router.register("webhooks", WebhookViewSet, basename="webhook")
 auth_router = SimpleRouter()
 auth_router.register("auth/sessions", token_views.SessionViewSet, basename="session")
 

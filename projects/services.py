@@ -10,6 +10,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from api.caches import BoundedCache
+from events.services import event_record
 from projects.models import PERSONAL_NAME, Membership, Project, Role
 from projects.signals import membership_ended
 from users.models import User
@@ -98,12 +99,20 @@ def project_rename(*, project: Project, name: str) -> Project:
     return project
 
 
+def _member_event(type: str, membership: Membership) -> None:
+    """The membership's event, in the change's transaction (events.services.event_record)."""
+    data = {"project_id": membership.project_id, "user_id": membership.user_id, "role": membership.role}
+    event_record(type=type, project_id=membership.project_id, person_id=membership.user_id, data=data)
+
+
 def member_add(*, project: Project, user_id: int, role: str) -> Membership:
     if role == Role.OWNER:
         raise ProjectRuleError("A project has one owner: hand it over with the transfer action.")
     try:
         with transaction.atomic():
-            return Membership.objects.create(project=project, user_id=user_id, role=role)
+            membership = Membership.objects.create(project=project, user_id=user_id, role=role)
+            _member_event("member.added", membership)
+            return membership
     except IntegrityError as exc:
         raise ProjectRuleError("That user is already a member of this project.") from exc
 
@@ -131,6 +140,7 @@ def member_set_role(*, membership: Membership, role: str) -> Membership:
         raise ProjectRuleError("The owner's role changes only by the transfer action.")
     membership.role = role
     membership.save(update_fields=["role"])
+    _member_event("member.changed", membership)
     return membership
 
 
@@ -154,6 +164,7 @@ def member_remove(*, membership: Membership) -> None:
     theirs = project.tasks.filter(person_id=membership.user_id)
     if list(theirs.select_for_update().order_by("pk").values_list("pk", flat=True)):
         theirs.update(person_id=project.owner_id, updated=timezone.now())
+    _member_event("member.removed", membership)
     membership.delete()
     membership_ended.send(Project, project_id=membership.project_id, user_id=membership.user_id)
 

@@ -57,6 +57,8 @@ def server_env(state_dir: Path, **settings: str) -> dict[str, str]:
             "SECRET_KEY": "soak-" + "x" * 50,
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
+            # No task worker beside it: the server's children are granian's workers alone.
+            "SERVE_TASK_WORKER": "false",
         }
     )
     env.update(settings)

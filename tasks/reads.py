@@ -117,6 +117,22 @@ class TaskLinks:
             _prefixes.put(origin, prefixes)
         self.tasks, self.projects, self.users = prefixes
 
+    @classmethod
+    def at(cls, origin: str) -> "TaskLinks":
+        """The links under a fixed origin, for JSON that leaves without a request (events)."""
+        prefixes = _prefixes.get(origin)
+        if prefixes is None:
+            base = origin.rstrip("/")
+            prefixes = (
+                base + reverse("task-list"),
+                base + reverse("project-list"),
+                base + reverse("user-list"),
+            )
+            _prefixes.put(origin, prefixes)
+        links = cls.__new__(cls)
+        links.tasks, links.projects, links.users = prefixes
+        return links
+
     def task(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """JSON of a task from a dict of COLUMNS as ``select()`` reads them."""
         return self.task_from_cells([row[name] for name in COLUMNS])

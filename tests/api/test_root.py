@@ -9,4 +9,5 @@ def test_root_links_every_collection_with_absolute_urls(anon: APIClient) -> None
         "tasks": "http://testserver/tasks/",
         "users": "http://testserver/users/",
         "projects": "http://testserver/projects/",
+        "webhooks": "http://testserver/webhooks/",
     }

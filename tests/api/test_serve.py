@@ -30,7 +30,9 @@ def test_receivers_run_before_the_server_starts_and_their_lines_are_printed(
     monkeypatch.setattr("os.execv", execv)
     out = StringIO()
     try:
-        call_command("serve", "--host", "127.0.0.1", "--port", "8123", "--workers", "2", stdout=out)
+        call_command(
+            "serve", "--host", "127.0.0.1", "--port", "8123", "--workers", "2", "--no-task-worker", stdout=out
+        )
     finally:
         before_serving.disconnect(dispatch_uid="test-prepare")
         before_serving.disconnect(dispatch_uid="test-silent")
@@ -39,3 +41,18 @@ def test_receivers_run_before_the_server_starts_and_their_lines_are_printed(
     line = out.getvalue().strip()
     assert line.startswith("serving on http://127.0.0.1:8123/ with granian: 2 workers x ")
     assert line.endswith("; the test's state made")  # a receiver returning nothing adds nothing
+
+
+def test_a_task_worker_starts_beside_the_server_to_stop_with_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[list[str]] = []
+    monkeypatch.setattr("os.execv", lambda path, argv: started.append([os.path.basename(path)]))
+    monkeypatch.setattr("subprocess.Popen", lambda argv: started.append(argv))
+    out = StringIO()
+
+    call_command("serve", "--task-worker", stdout=out)
+
+    [worker, server] = started
+    assert worker[2:] == ["events_worker", "--no-reload", "--stop-with", str(os.getpid())]
+    assert worker[1].endswith("manage.py")
+    assert server == ["granian"]
+    assert "; a task worker beside it (events_worker)" in out.getvalue()

@@ -341,7 +341,7 @@ def test_serve_makes_the_generated_key_before_the_server_starts(
     out = StringIO()
     assert not key_file.exists()
 
-    call_command("serve", stdout=out)
+    call_command("serve", "--no-task-worker", stdout=out)
 
     assert existed_at_exec == [True]  # made by the before_serving receiver, before the workers fork
     signing = key_ring().signing

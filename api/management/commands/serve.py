@@ -1,5 +1,7 @@
 import os
+import subprocess
 import sys
+from argparse import BooleanOptionalAction
 from typing import Any
 
 from django.conf import settings
@@ -22,15 +24,44 @@ class Command(BaseCommand):
             default="granian",
             help="gunicorn is for side-by-side measurement only; it is not installed by make run",
         )
+        parser.add_argument(
+            "--task-worker",
+            action=BooleanOptionalAction,
+            default=settings.SERVE_TASK_WORKER,
+            help="start a background-task worker (manage.py events_worker) beside the server, "
+            "stopped with it (default: SERVE_TASK_WORKER)",
+        )
 
     def handle(
-        self, *args: Any, host: str, port: int, workers: int, threads: int, server: str, **options: Any
+        self,
+        *args: Any,
+        host: str,
+        port: int,
+        workers: int,
+        threads: int,
+        server: str,
+        task_worker: bool,
+        **options: Any,
     ) -> None:
         # What the apps must prepare before any worker forks (tokens: the generated signing
         # keys) is made here, once: every worker then reads the same files (settings already
         # made SECRET_KEY the same way). Each receiver's line says what it prepared.
         prepared = [line for _, line in before_serving.send(sender=self.__class__) if line]
         listening = f"serving on http://{host}:{port}/ with {server}: {workers} workers x {threads} threads"
+        if task_worker:
+            # The deliveries of events (events/tasks.py) on the embedded default, with nothing
+            # else to run: a child that outlives no server, since this process becomes it.
+            subprocess.Popen(  # noqa: S603  our own interpreter and code
+                [
+                    sys.executable,
+                    str(settings.BASE_DIR / "manage.py"),
+                    "events_worker",
+                    "--no-reload",
+                    "--stop-with",
+                    str(os.getpid()),
+                ]
+            )
+            prepared.append("a task worker beside it (events_worker)")
         self.stdout.write("; ".join([listening, *prepared]))
         bin_dir = os.path.dirname(sys.executable)
         if server == "gunicorn":

@@ -1,0 +1,83 @@
+"""The events tests' sender: events/sender.py's target_check() and post() replaced, answering
+what each test queues and recording what was sent."""
+
+from dataclasses import dataclass, field
+from unittest import mock
+
+import pytest
+from django_tasks_db.management.commands.db_worker import Worker
+
+import events.sender
+from events.models import Webhook
+from events.sender import Response, TargetRefused
+from events.services import webhook_create
+from users.models import User
+
+
+@dataclass
+class Sent:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass
+class FakeSender:
+    """Answers 200 unless told otherwise (``answers``, in order); refuses *.refused.test."""
+
+    sent: list[Sent] = field(default_factory=list)
+    answers: list[Response] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+
+    def target_check(self, url: str) -> None:
+        self.checked.append(url)
+        if ".refused.test" in url:
+            raise TargetRefused("it resolves to a private address (10.0.0.1)")
+
+    def post(self, url: str, *, body: bytes, headers: dict[str, str]) -> Response:
+        self.sent.append(Sent(url, body, dict(headers)))
+        if self.answers:
+            return self.answers.pop(0)
+        return Response(status=200, latency_ms=12, excerpt="ok", error=None)
+
+
+@pytest.fixture
+def sender(monkeypatch: pytest.MonkeyPatch) -> FakeSender:
+    fake = FakeSender()
+    monkeypatch.setattr(events.sender, "target_check", fake.target_check)
+    monkeypatch.setattr(events.sender, "post", fake.post)
+    return fake
+
+
+def run_worker() -> None:
+    """django-tasks-db's own worker, in this process: every task that is due, then it stops.
+    (Without its close_old_connections(): it would close the test's own transaction on
+    PostgreSQL, as it closes any connection not in autocommit.)"""
+    with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
+        _worker().run()
+
+
+def _worker() -> Worker:
+    return Worker(
+        queue_names=["default"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test",
+        excluded_queue_names=[],
+    )
+
+
+def hook(user: User, *, project_id: int | None = None, events: list[str] | None = None) -> Webhook:
+    return webhook_create(
+        owner_id=user.pk,
+        url="https://receiver.example/hook",
+        events=events or ["task.created", "task.updated", "task.deleted"],
+        project_id=project_id,
+    )
+
+
+def failing(status: int | None = 500) -> Response:
+    return Response(status=status, latency_ms=3, excerpt="no", error=None if status else "timed out")

@@ -1,0 +1,64 @@
+"""manage.py events_worker: django-tasks-db's worker, in a process of its own, runs the outbox's
+tasks, and stops with the process that started it."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from soak.server import ROOT, manage, server_env
+
+PARENT = """
+import subprocess, sys
+worker = subprocess.Popen([sys.executable, "manage.py", "events_worker", "--no-reload", "--interval", "0.2",
+                           "--stop-with", str(__import__("os").getpid())])
+print(worker.pid, flush=True)
+sys.stdin.read()  # until the test closes it
+"""
+
+RECORD = """
+from datetime import UTC, datetime
+from tasks.services import task_create
+from users.models import User
+user = User.objects.create_user(username="worked", password="unused-" + "x" * 12)
+task_create(person_id=user.pk, title="Recorded", due_to=datetime(2030, 1, 1, tzinfo=UTC))
+"""
+EVENTS = "from events.models import Event; print(Event.objects.filter(type='task.created').count())"
+
+
+def test_the_worker_runs_the_outbox_and_stops_when_its_parent_is_gone(tmp_path: Path) -> None:
+    env = server_env(tmp_path / "var")
+    env.pop("DATABASE_URL", None)
+    manage(env, "migrate", "--no-input", "-v0")
+    manage(env, "shell", "-v0", "-c", RECORD)  # a task created: its event waits in the outbox
+    parent = subprocess.Popen(  # noqa: S603  our own interpreter and code
+        [sys.executable, "-c", PARENT],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    assert parent.stdin is not None
+    worker = int(parent.stdout.readline())
+    deadline = time.monotonic() + 20
+    while manage(env, "shell", "-v0", "-c", EVENTS).strip() != "1" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert manage(env, "shell", "-v0", "-c", EVENTS).strip() == "1"  # the worker ran the outbox's task
+    assert _alive(worker)  # polling its queue while the parent lives
+
+    parent.stdin.close()
+    parent.wait(timeout=30)
+    deadline = time.monotonic() + 15
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(worker)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -1,0 +1,184 @@
+"""The outbox: a change records its event in its own transaction, one INSERT, and the
+worker turns it into the event and its deliveries."""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django_tasks_db.models import DBTaskResult
+from rest_framework.test import APIClient
+
+from events.models import Delivery, Event
+from projects.models import Project, Role
+from projects.services import member_add, member_remove, member_set_role, project_create
+from tasks.models import Task
+from tasks.services import task_create, task_delete, task_update
+from tests.events.conftest import FakeSender, hook, run_worker
+from users.models import User
+
+DUE = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+pytestmark = pytest.mark.django_db
+
+
+def test_a_change_that_rolls_back_records_no_event_and_nothing_is_delivered(
+    owner: User, sender: FakeSender
+) -> None:
+    hook(owner)
+
+    def failing_change() -> None:
+        with transaction.atomic():
+            task_create(person_id=owner.pk, title="Buy milk", due_to=DUE)
+            assert DBTaskResult.objects.count() == 1  # enqueued, on the change's connection
+            raise RuntimeError("the change fails after its event was recorded")
+
+    with pytest.raises(RuntimeError, match="the change fails"):
+        failing_change()
+
+    run_worker()
+    assert not Task.objects.exists()
+    assert not DBTaskResult.objects.exists()
+    assert not Event.objects.exists()
+    assert sender.sent == []
+
+
+def test_a_committed_change_is_delivered_by_the_worker(owner: User, sender: FakeSender) -> None:
+    webhook = hook(owner)
+    task = task_create(person_id=owner.pk, title="Buy milk", due_to=DUE)
+
+    run_worker()
+
+    event = Event.objects.get()
+    assert (event.type, event.project_id) == ("task.created", task.project_id)
+    [sent] = sent_of(sender)
+    assert sent["type"] == "task.created"
+    assert sent["data"]["id"] == task.pk
+    assert sent["data"]["url"] == f"http://127.0.0.1:8000/tasks/{task.pk}/"
+    assert sent["data"]["title"] == "Buy milk"
+    assert sender.sent[0].headers["webhook-id"] == event.id
+    assert Delivery.objects.get().webhook == webhook
+
+
+def test_update_and_delete_are_recorded_and_a_deletion_carries_ids(owner: User, sender: FakeSender) -> None:
+    hook(owner)
+    task = task_create(person_id=owner.pk, title="Buy milk", due_to=DUE)
+    task_update(task=task, changes={"title": "Buy oat milk"})
+    task_id, project_id = task.pk, task.project_id
+    task_delete(task=task)
+
+    run_worker()
+
+    sent = sent_of(sender)
+    assert sorted(body["type"] for body in sent) == ["task.created", "task.deleted", "task.updated"]
+    by_type = {body["type"]: body["data"] for body in sent}
+    assert by_type["task.updated"]["title"] == "Buy oat milk"
+    assert by_type["task.deleted"] == {"id": task_id, "project_id": project_id, "person_id": owner.pk}
+
+
+def test_membership_changes_reach_the_projects_webhook(owner: User, other: User, sender: FakeSender) -> None:
+    project = project_create(owner_id=owner.pk, name="Team")
+    hook(owner, project_id=project.pk, events=["member.added", "member.changed", "member.removed"])
+
+    membership = member_add(project=project, user_id=other.pk, role=Role.EDITOR)
+    member_set_role(membership=membership, role=Role.VIEWER)
+    member_remove(membership=membership)
+    run_worker()
+
+    sent = sorted(sent_of(sender), key=lambda body: body["timestamp"])
+    assert [body["type"] for body in sent] == ["member.added", "member.changed", "member.removed"]
+    assert [body["data"]["role"] for body in sent] == ["editor", "viewer", "viewer"]
+    assert {body["data"]["user_id"] for body in sent} == {other.pk}
+
+
+def test_events_go_only_to_the_webhooks_that_receive_them(
+    owner: User, other: User, sender: FakeSender
+) -> None:
+    team = project_create(owner_id=owner.pk, name="Team")
+    member_add(project=team, user_id=other.pk, role=Role.EDITOR)
+    mine = hook(owner)  # no project: the events of owner's own tasks and projects
+    teams = hook(owner, project_id=team.pk)
+    only_deletions = hook(owner, project_id=team.pk, events=["task.deleted"])
+    others = hook(other)  # other's own: other's tasks, in any project
+    stranger = hook(User.objects.create_user(username="stranger", password="x" * 12))
+    run_worker()
+    sender.sent.clear()
+
+    task_create(person_id=other.pk, project_id=team.pk, title="In the team", due_to=DUE)
+    run_worker()
+
+    receivers = {delivery.webhook_id for delivery in Delivery.objects.all()}
+    assert receivers == {mine.pk, teams.pk, others.pk}
+    assert only_deletions.pk not in receivers
+    assert stranger.pk not in receivers
+
+
+def test_a_disabled_webhook_receives_nothing(owner: User, sender: FakeSender) -> None:
+    webhook = hook(owner)
+    webhook.active = False
+    webhook.save()
+
+    task_create(person_id=owner.pk, title="Buy milk", due_to=DUE)
+    run_worker()
+
+    assert Event.objects.count() == 1
+    assert sender.sent == []
+
+
+def test_the_fan_out_run_twice_enqueues_its_deliveries_once(owner: User, sender: FakeSender) -> None:
+    from events.tasks import event_fan_out
+
+    hook(owner)
+    args: dict[str, Any] = {
+        "event_id": "msg_fixed",
+        "type": "task.created",
+        "project_id": Project.objects.get(owner=owner, personal=True).pk,
+        "person_id": owner.pk,
+        "occurred": DUE.isoformat(),
+        "data": {"id": 1},
+    }
+    assert event_fan_out.call(**args) == 1
+    assert event_fan_out.call(**args) == 0  # a worker crashed after the first run committed
+    run_worker()
+
+    assert len(sender.sent) == 1
+
+
+@pytest.mark.parametrize("method", ["post", "patch", "delete"])
+def test_a_task_write_through_the_api_costs_exactly_one_more_query_an_insert_of_the_outbox_row(
+    owner: User, owner_client: APIClient, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    def queries() -> list[str]:
+        task = task_create(person_id=owner.pk, title="Buy milk", due_to=DUE)
+        assert owner_client.get("/tasks/?page_size=1").status_code == 200  # a warm process
+        with CaptureQueriesContext(connection) as captured:
+            if method == "post":
+                response = owner_client.post(
+                    "/tasks/", {"title": "Buy milk", "due_to": "2030-01-01T12:00:00Z"}
+                )
+            else:
+                response = getattr(owner_client, method)(f"/tasks/{task.pk}/", {"title": "Buy bread"})
+        assert response.status_code < 300
+        return [query["sql"] for query in captured.captured_queries]
+
+    recorded = queries()
+    monkeypatch.setattr("tasks.services.event_record", lambda **kwargs: "msg_none")
+    monkeypatch.setattr("tasks.services._recorded", lambda type, task: None)
+    without = queries()
+
+    assert len(recorded) == len(without) + 1
+    [extra] = [sql for sql in recorded if DBTaskResult._meta.db_table in sql]
+    assert extra.startswith("INSERT INTO")
+
+
+def sent_of(sender: FakeSender) -> list[dict[str, Any]]:
+    return [json.loads(sent.body) for sent in sender.sent]
+
+
+def test_an_event_without_a_project_or_person_reaches_no_webhook(owner: User, sender: FakeSender) -> None:
+    from events.tasks import receivers
+
+    hook(owner)
+
+    assert receivers(type="task.created", project_id=None, person_id=None) == []
