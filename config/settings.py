@@ -134,6 +134,9 @@ PUBLIC_URL = env.str("PUBLIC_URL", f"http://{HOST}:{PORT}/", validate=Regexp(r"^
 # manage.py serve starts a task worker beside the server (make run, the embedded default);
 # a deployment that runs its workers as their own service sets it false (docs/deploy.md).
 SERVE_TASK_WORKER = env.bool("SERVE_TASK_WORKER", True)
+# How often at most each server process asks for a relay of the events it committed
+# (events/services.py): an event waits up to this long, plus the worker's poll, to leave.
+EVENTS_RELAY_TICK = env.float("EVENTS_RELAY_TICK", 0.2, validate=Range(min=0.01, max=60))
 
 env.seal()  # raises one error naming every malformed variable
 JWT_KEY_DIR = STATE_DIR / "jwt"

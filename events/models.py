@@ -1,8 +1,11 @@
 """Webhooks, the events they receive, and each attempt to deliver one.
 
-The outbox itself is not a model of this app: it is django-tasks' own task row
-(django_tasks_db.DBTaskResult), written in the transaction of the change (events.services).
+An Event is the outbox: the row a change writes in its own transaction
+(events.services.event_record), relayed to its webhooks by a background task afterwards
+(events.tasks.relay), and kept as what every delivery of it sends.
 """
+
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -45,20 +48,33 @@ class Webhook(models.Model):
 
 
 class Event(models.Model):
-    """What happened, as every webhook that receives it is sent it: ``id`` is the Standard
-    Webhooks ``webhook-id``, the same in every attempt and redelivery."""
+    """What happened, as every webhook that receives it is sent it.
 
-    id = models.CharField(primary_key=True, max_length=40)
+    ``relayed`` is the outbox's state: false from the change's transaction until a relay
+    has enqueued its deliveries. ``key`` makes the Standard Webhooks ``webhook-id``, the
+    same in every attempt and redelivery (random, so two databases never send one id)."""
+
+    key = models.UUIDField(default=uuid.uuid4, editable=False)
     type = models.CharField(max_length=40, choices=EventType.choices)
-    project_id = models.BigIntegerField(null=True)  # no foreign key: a deletion's event outlives it
+    # No foreign keys: a deletion's event outlives what it names.
+    project_id = models.BigIntegerField(null=True)
+    person_id = models.BigIntegerField(null=True)
     occurred = models.DateTimeField()
     data = models.JSONField()
+    relayed = models.BooleanField(default=False)
 
     class Meta:
-        ordering = ["occurred"]
+        ordering = ["id"]
+        # The relay's one question, "which events wait?", answered from an index that holds
+        # only those: it stays as small as the backlog, however many events are kept.
+        indexes = [models.Index(fields=["id"], condition=models.Q(relayed=False), name="events_waiting")]
 
     def __str__(self) -> str:
-        return f"{self.type} {self.id}"
+        return f"{self.type} {self.webhook_id}"
+
+    @property
+    def webhook_id(self) -> str:
+        return f"msg_{self.key.hex}"
 
 
 class Delivery(models.Model):

@@ -128,7 +128,9 @@ class CreatedWebhookSerializer(WebhookSerializer):
 class DeliverySerializer(serializers.ModelSerializer):
     """One attempt to deliver an event."""
 
-    event_id = serializers.CharField(read_only=True, help_text="The event's webhook-id.")
+    event_id = serializers.CharField(
+        source="event.webhook_id", read_only=True, help_text="The event's webhook-id."
+    )
     event_type = serializers.CharField(source="event.type", read_only=True)
     redeliver = serializers.SerializerMethodField(help_text="POST here to send the event again.")
 

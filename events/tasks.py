@@ -1,62 +1,86 @@
-"""The django-tasks tasks the workers run (``manage.py db_worker``).
+"""The django-tasks tasks the workers run (``manage.py db_worker``, ``events_worker``).
 
-event_fan_out: the outbox record a change enqueued in its own transaction (events.services)
-becomes the event and one delivery task per webhook that receives it, in one transaction:
-run again after a crash, it finds the event made and enqueues nothing twice.
+relay: the events waiting in the outbox (Event.relayed false, written by the changes'
+own transactions, events.services) become one delivery task per webhook that receives
+each, and are marked relayed, in one transaction: a worker killed halfway commits none of
+it, and the next relay does it all. Batches of RELAY_BATCH; a full batch asks for another.
 deliver: one attempt, logged; a failure enqueues the next attempt with ``run_after``, and
 after the last the webhook is disabled.
 """
 
-from datetime import datetime
+from collections import defaultdict
+from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F
 from django.utils import timezone
 from django_tasks import task
 
 from events import delivery, sender
 from events.models import Delivery, Event, Webhook
 
+RELAY_BATCH = 500
 
-def receivers(*, type: str, project_id: int | None, person_id: int | None) -> list[Webhook]:
-    """The active webhooks that receive an event: the project's, and the webhooks without a
-    project of its owner and of the task's person (their own tasks and projects)."""
+
+def receivers(events: Iterable[Event]) -> dict[int, list[Webhook]]:
+    """The active webhooks that receive each event, by event id: the project's, and the
+    webhooks without a project of the project's owner and of the task's person (their own
+    tasks and projects). Three queries, however many events."""
+    events = list(events)
+    project_ids = {event.project_id for event in events if event.project_id is not None}
+    person_ids = {event.person_id for event in events if event.person_id is not None}
+    active = Webhook.objects.filter(active=True)
+    of_project: dict[int, set[Webhook]] = defaultdict(set)
+    for webhook in active.filter(project_id__in=project_ids):
+        of_project[webhook.project_id].add(webhook)  # type: ignore[index]  # filtered: not None
     # The owner is reached through the webhook's own relations: events sits below projects
     # (projects' services record events), so it imports nothing of theirs.
-    chosen = Q(pk__in=[])
-    if project_id is not None:
-        chosen |= Q(project_id=project_id) | Q(project__isnull=True, owner__owned_projects__id=project_id)
-    if person_id is not None:
-        chosen |= Q(project__isnull=True, owner_id=person_id)
-    found = Webhook.objects.filter(chosen, active=True)
-    # The type is checked here: a JSON containment lookup is not SQLite's.
-    return [webhook for webhook in found.distinct() if type in webhook.events]
+    owned = (
+        active.filter(project__isnull=True)
+        .annotate(owned_project_id=F("owner__owned_projects__id"))
+        .filter(owned_project_id__in=project_ids)
+    )
+    for webhook in owned:
+        of_project[webhook.owned_project_id].add(webhook)
+    of_person: dict[int, set[Webhook]] = defaultdict(set)
+    for webhook in active.filter(project__isnull=True, owner_id__in=person_ids):
+        of_person[webhook.owner_id].add(webhook)
+    chosen = {}
+    for event in events:
+        found = of_project.get(event.project_id, set()) | of_person.get(event.person_id, set())  # type: ignore[arg-type]
+        # The type is checked here: a JSON containment lookup is not SQLite's.
+        chosen[event.pk] = sorted((webhook for webhook in found if event.type in webhook.events), key=_pk)
+    return chosen
+
+
+def _pk(webhook: Webhook) -> int:
+    return webhook.pk
 
 
 @task()
-def event_fan_out(
-    *, event_id: str, type: str, project_id: int | None, person_id: int | None, occurred: str, data: dict
-) -> int:
+def relay() -> int:
+    """Enqueue the deliveries of up to RELAY_BATCH waiting events; the number relayed."""
     with transaction.atomic():
-        event, made = Event.objects.get_or_create(
-            id=event_id,
-            defaults={
-                "type": type,
-                "project_id": project_id,
-                "occurred": datetime.fromisoformat(occurred),
-                "data": data,
-            },
+        # SKIP LOCKED: two relays at once (two workers) take different events. On SQLite,
+        # where the transaction is IMMEDIATE (config/settings.py), they run one after another.
+        waiting = list(
+            Event.objects.filter(relayed=False)
+            .order_by("id")
+            .select_for_update(skip_locked=True)[:RELAY_BATCH]
         )
-        if not made:
-            return 0  # a second run of this record after a crash: its deliveries were enqueued
-        webhooks = receivers(type=type, project_id=project_id, person_id=person_id)
-        for webhook in webhooks:
-            deliver.enqueue(event_id=event.id, webhook_id=webhook.pk, attempt=1)
-    return len(webhooks)
+        if not waiting:
+            return 0
+        for event_id, webhooks in receivers(waiting).items():
+            for webhook in webhooks:
+                deliver.enqueue(event_id=event_id, webhook_id=webhook.pk, attempt=1)
+        Event.objects.filter(pk__in=[event.pk for event in waiting]).update(relayed=True)
+    if len(waiting) == RELAY_BATCH:
+        relay.enqueue()  # more may wait
+    return len(waiting)
 
 
 @task()
-def deliver(*, event_id: str, webhook_id: int, attempt: int, redelivery: bool = False) -> bool:
+def deliver(*, event_id: int, webhook_id: int, attempt: int, redelivery: bool = False) -> bool:
     """One attempt; True when the receiver answered 2xx."""
     webhook = Webhook.objects.filter(pk=webhook_id).first()
     event = Event.objects.filter(pk=event_id).first()
@@ -70,7 +94,7 @@ def deliver(*, event_id: str, webhook_id: int, attempt: int, redelivery: bool = 
     except sender.TargetRefused as refused:
         log.error = f"Target refused: {refused}"
     else:
-        headers = delivery.headers_of(event_id=event.id, secret=webhook.secret, body=body, at=now)
+        headers = delivery.headers_of(event_id=event.webhook_id, secret=webhook.secret, body=body, at=now)
         try:
             response = sender.post(webhook.url, body=body, headers=headers)
         except Exception as exc:  # post() reports network failures itself: this is a bug, retried too
@@ -85,13 +109,13 @@ def deliver(*, event_id: str, webhook_id: int, attempt: int, redelivery: bool = 
         if wait is not None:
             log.next_attempt = now + wait
             deliver.using(run_after=log.next_attempt).enqueue(
-                event_id=event.id, webhook_id=webhook.pk, attempt=attempt + 1
+                event_id=event.pk, webhook_id=webhook.pk, attempt=attempt + 1
             )
         elif not log.succeeded and not redelivery:
             Webhook.objects.filter(pk=webhook.pk).update(
                 active=False,
                 disabled_at=now,
-                disabled_reason=f"Disabled after {attempt} failed attempts to deliver {event.id} "
+                disabled_reason=f"Disabled after {attempt} failed attempts to deliver {event.webhook_id} "
                 f"({log.error or f'status {log.status_code}'}): PATCH active: true to enable it again.",
             )
         log.save()

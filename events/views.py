@@ -106,4 +106,4 @@ class WebhookViewSet(viewsets.ModelViewSet):
         if delivery is None:
             raise NotFound("No such delivery.")
         delivery_redeliver(delivery=delivery)
-        return Response({"event_id": delivery.event_id}, status=status.HTTP_202_ACCEPTED)
+        return Response({"event_id": delivery.event.webhook_id}, status=status.HTTP_202_ACCEPTED)

@@ -11,6 +11,7 @@ import events.sender
 from events.models import Webhook
 from events.sender import Response, TargetRefused
 from events.services import webhook_create
+from events.tasks import relay
 from users.models import User
 
 
@@ -50,9 +51,12 @@ def sender(monkeypatch: pytest.MonkeyPatch) -> FakeSender:
 
 
 def run_worker() -> None:
-    """django-tasks-db's own worker, in this process: every task that is due, then it stops.
+    """django-tasks-db's own worker, in this process: every task that is due, then it stops,
+    after asking for a relay as events_worker does at its start (a test's transaction never
+    commits, so the ask after commit never comes: test_outbox tests that one).
     (Without its close_old_connections(): it would close the test's own transaction on
     PostgreSQL, as it closes any connection not in autocommit.)"""
+    relay.enqueue()
     with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
         _worker().run()
 

@@ -29,7 +29,7 @@ def test_the_delivery_verifies_with_the_standard_webhooks_library(owner: User, s
     body = Verifier(webhook.secret).verify(sent.body, sent.headers)
     assert body["type"] == "task.created"
     assert body["data"]["id"] == task.pk
-    assert sent.headers["webhook-id"] == Event.objects.get().id
+    assert sent.headers["webhook-id"] == Event.objects.get().webhook_id
     assert sent.headers["content-type"] == "application/json"
     with pytest.raises(Exception, match="No matching signature"):
         Verifier(rules.secret_new()).verify(sent.body, sent.headers)
@@ -151,7 +151,7 @@ def test_a_redelivery_carries_the_same_event_id_and_body(owner: User, sender: Fa
 
     again = Delivery.objects.exclude(pk=first.pk).get()
     assert (again.event_id, again.redelivery, again.attempt) == (first.event_id, True, 1)
-    assert [sent.headers["webhook-id"] for sent in sender.sent] == [first.event_id] * 2
+    assert [sent.headers["webhook-id"] for sent in sender.sent] == [first.event.webhook_id] * 2
     assert sender.sent[0].body == sender.sent[1].body
     Verifier(webhook.secret).verify(sender.sent[1].body, sender.sent[1].headers)
 

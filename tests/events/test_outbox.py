@@ -1,18 +1,21 @@
-"""The outbox: a change records its event in its own transaction, one INSERT, and the
-worker turns it into the event and its deliveries."""
+"""The outbox: a change records its event in its own transaction, one INSERT, asks for a
+relay after its commit, and the relay turns the waiting events into their deliveries."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from rest_framework.test import APIClient
 
 from events.models import Delivery, Event
-from projects.models import Project, Role
+from events.services import event_record, relay_schedule
+from events.tasks import receivers, relay
+from projects.models import Role
 from projects.services import member_add, member_remove, member_set_role, project_create
 from tasks.models import Task
 from tasks.services import task_create, task_delete, task_update
@@ -24,22 +27,27 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_change_that_rolls_back_records_no_event_and_nothing_is_delivered(
-    owner: User, sender: FakeSender
+    owner: User, sender: FakeSender, django_capture_on_commit_callbacks: Any
 ) -> None:
     hook(owner)
 
     def failing_change() -> None:
         with transaction.atomic():
             task_create(person_id=owner.pk, title="Buy milk", due_to=DUE)
-            assert DBTaskResult.objects.count() == 1  # enqueued, on the change's connection
+            assert Event.objects.count() == 1  # written, on the change's connection
             raise RuntimeError("the change fails after its event was recorded")
 
-    with pytest.raises(RuntimeError, match="the change fails"):
+    with (
+        pytest.raises(RuntimeError, match="the change fails"),
+        django_capture_on_commit_callbacks(execute=True) as asked,
+    ):
         failing_change()
 
+    assert asked == []  # no relay asked for
+    assert not DBTaskResult.objects.exists()
     run_worker()
     assert not Task.objects.exists()
-    assert not DBTaskResult.objects.exists()
+    assert not DBTaskResult.objects.exclude(task_path="events.tasks.relay").exists()  # no delivery
     assert not Event.objects.exists()
     assert sender.sent == []
 
@@ -57,7 +65,8 @@ def test_a_committed_change_is_delivered_by_the_worker(owner: User, sender: Fake
     assert sent["data"]["id"] == task.pk
     assert sent["data"]["url"] == f"http://127.0.0.1:8000/tasks/{task.pk}/"
     assert sent["data"]["title"] == "Buy milk"
-    assert sender.sent[0].headers["webhook-id"] == event.id
+    assert sender.sent[0].headers["webhook-id"] == event.webhook_id
+    assert not Event.objects.filter(relayed=False).exists()
     assert Delivery.objects.get().webhook == webhook
 
 
@@ -126,23 +135,74 @@ def test_a_disabled_webhook_receives_nothing(owner: User, sender: FakeSender) ->
     assert sender.sent == []
 
 
-def test_the_fan_out_run_twice_enqueues_its_deliveries_once(owner: User, sender: FakeSender) -> None:
-    from events.tasks import event_fan_out
+def test_a_commit_asks_for_one_relay_a_tick_later_however_many_events_it_holds(
+    owner: User, django_capture_on_commit_callbacks: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.EVENTS_RELAY_TICK = 30
+    monkeypatch.setattr(relay_schedule, "asked_for", 0.0)  # whatever an earlier test asked for
+    before = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        task_create(person_id=owner.pk, title="One", due_to=DUE)
+        task_create(person_id=owner.pk, title="Two", due_to=DUE)
 
+    [asked] = DBTaskResult.objects.all()
+    assert asked.task_path == "events.tasks.relay"
+    # Due after the commit, within a tick of it.
+    assert before < asked.run_after <= timezone.now() + timedelta(seconds=settings.EVENTS_RELAY_TICK)
+
+
+def test_a_relay_run_twice_enqueues_the_deliveries_once(owner: User, sender: FakeSender) -> None:
     hook(owner)
-    args: dict[str, Any] = {
-        "event_id": "msg_fixed",
-        "type": "task.created",
-        "project_id": Project.objects.get(owner=owner, personal=True).pk,
-        "person_id": owner.pk,
-        "occurred": DUE.isoformat(),
-        "data": {"id": 1},
-    }
-    assert event_fan_out.call(**args) == 1
-    assert event_fan_out.call(**args) == 0  # a worker crashed after the first run committed
+    task_create(person_id=owner.pk, title="Buy milk", due_to=DUE)
+
+    assert relay.call() == 1
+    assert relay.call() == 0  # a second relay, or a worker's retry after a crash
     run_worker()
 
     assert len(sender.sent) == 1
+
+
+def test_a_relay_that_fails_halfway_leaves_every_event_of_its_batch_waiting(
+    owner: User, sender: FakeSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook(owner)
+    for title in ("One", "Two"):
+        task_create(person_id=owner.pk, title=title, due_to=DUE)
+
+    class DiesAfterTheFirstEvent:
+        """The receivers of each event; the worker dies after the first one's deliveries."""
+
+        def __init__(self, events: list[Event]) -> None:
+            self.found = receivers(events)
+
+        def items(self) -> Any:
+            yield next(iter(self.found.items()))
+            raise RuntimeError("the worker dies after enqueueing one delivery")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("events.tasks.receivers", DiesAfterTheFirstEvent)
+        with pytest.raises(RuntimeError, match="worker dies"):
+            relay.call()
+    assert Event.objects.filter(relayed=False).count() == 2
+    assert not DBTaskResult.objects.exists()  # the first delivery's enqueue went with it
+
+    run_worker()
+    assert sorted(sent["data"]["title"] for sent in sent_of(sender)) == ["One", "Two"]
+
+
+def test_a_full_batch_asks_for_the_next(
+    owner: User, sender: FakeSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("events.tasks.RELAY_BATCH", 2)
+    hook(owner)
+    for title in ("One", "Two", "Three"):
+        task_create(person_id=owner.pk, title=title, due_to=DUE)
+
+    assert relay.call() == 2
+    assert DBTaskResult.objects.filter(task_path="events.tasks.relay").count() == 1  # the next
+    run_worker()
+
+    assert sorted(sent["data"]["title"] for sent in sent_of(sender)) == ["One", "Three", "Two"]
 
 
 @pytest.mark.parametrize("method", ["post", "patch", "delete"])
@@ -163,12 +223,12 @@ def test_a_task_write_through_the_api_costs_exactly_one_more_query_an_insert_of_
         return [query["sql"] for query in captured.captured_queries]
 
     recorded = queries()
-    monkeypatch.setattr("tasks.services.event_record", lambda **kwargs: "msg_none")
+    monkeypatch.setattr("tasks.services.event_record", lambda **kwargs: None)
     monkeypatch.setattr("tasks.services._recorded", lambda type, task: None)
     without = queries()
 
     assert len(recorded) == len(without) + 1
-    [extra] = [sql for sql in recorded if DBTaskResult._meta.db_table in sql]
+    [extra] = [sql for sql in recorded if Event._meta.db_table in sql]
     assert extra.startswith("INSERT INTO")
 
 
@@ -177,8 +237,7 @@ def sent_of(sender: FakeSender) -> list[dict[str, Any]]:
 
 
 def test_an_event_without_a_project_or_person_reaches_no_webhook(owner: User, sender: FakeSender) -> None:
-    from events.tasks import receivers
-
     hook(owner)
+    event = event_record(type="task.created", project_id=None, person_id=None, data={})
 
-    assert receivers(type="task.created", project_id=None, person_id=None) == []
+    assert receivers([event]) == {event.pk: []}

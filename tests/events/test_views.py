@@ -157,7 +157,7 @@ def test_the_delivery_log_lists_every_attempt_with_its_fields(
     [entry] = page["results"]
     delivery = Delivery.objects.get()
     assert entry["id"] == delivery.pk
-    assert entry["event_id"] == delivery.event_id
+    assert entry["event_id"] == delivery.event.webhook_id
     assert entry["event_type"] == "task.created"
     assert (entry["attempt"], entry["succeeded"], entry["status_code"]) == (1, False, 502)
     assert (entry["latency_ms"], entry["response_excerpt"]) == (3, "no")

@@ -7,11 +7,14 @@ from typing import Any
 
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
 
+from events.tasks import relay
+
 
 class Command(DatabaseWorkerCommand):
     help = (
-        "django-tasks-db's database worker (db_worker), optionally stopped with the process "
-        "that started it: manage.py serve starts one beside the server."
+        "django-tasks-db's database worker (db_worker), which first asks for a relay of the "
+        "events waiting, optionally stopped with the process that started it: manage.py serve "
+        "starts one beside the server."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -28,6 +31,9 @@ class Command(DatabaseWorkerCommand):
         stop_with = options.pop("stop_with", None)
         if stop_with is not None:
             threading.Thread(target=_stop_with, args=(stop_with,), daemon=True).start()
+        # Events whose process died between its commit and asking for a relay wait for the
+        # next one asked for: one now, so a restart delivers them (events.services).
+        relay.enqueue()
         super().handle(**options)
 
 
