@@ -3,6 +3,7 @@ table enqueues one task in its own transaction (none when nothing changed, none 
 rolls back), and the worker delivers one SET per receiving client to a real HTTP receiver,
 verified with joserfc through the published JWKS, retried on a 5xx and not on a refusal."""
 
+import io
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from unittest import mock
 import jwt
 import pytest
 from django.conf import settings as django_settings
+from django.core.management import call_command
 from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
@@ -427,3 +429,31 @@ def test_a_client_revoked_before_the_delivery_receives_nothing(
     run_worker()
 
     assert Receiver.received == []
+
+
+def test_the_latest_deliveries_are_listed_newest_first(
+    ring: Settings, owner: User, resource_server: Client
+) -> None:
+    Receiver.answers = [(500, b"down")]
+    services.logout(refresh=login(owner)["refresh"])
+    run_worker()
+    DBTaskResult.objects.filter(task_path=DELIVER, status="READY").update(run_after=timezone.now())
+    run_worker()
+    out = io.StringIO()
+
+    call_command("security_event_deliveries", stdout=out)
+
+    second, first = (json.loads(line) for line in out.getvalue().splitlines())
+    assert (second["attempt"], second["succeeded"], second["status_code"]) == (2, True, 202)
+    assert (first["attempt"], first["succeeded"], first["status_code"]) == (1, False, 500)
+    assert first["next_attempt"] is not None
+    assert second["next_attempt"] is None
+    assert first["jti"] == second["jti"]
+    assert (first["client_id"], first["kind"], first["reason"]) == (
+        resource_server.id,
+        "session-revoked",
+        "logout",
+    )
+    out = io.StringIO()
+    call_command("security_event_deliveries", "--failed", stdout=out)
+    assert [json.loads(line)["attempt"] for line in out.getvalue().splitlines()] == [1]
