@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -24,7 +25,8 @@ def stage(tmp_path: Path) -> Iterator[Stage]:
             pytest.fail("CI=true needs DATABASE_URL (PostgreSQL) and REDIS_URL for the push end to end")
         pytest.skip("needs DATABASE_URL pointing at PostgreSQL and REDIS_URL")
     # A Redis database of this test's own (it is emptied), not the one the other tests share.
-    with staged(database_url, redis_url.rsplit("/", 1)[0] + "/5", tmp_path) as running:
+    own_redis = urlsplit(redis_url)._replace(path="/5").geturl()
+    with staged(database_url, own_redis, tmp_path) as running:
         yield running
 
 
