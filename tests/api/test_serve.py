@@ -52,7 +52,14 @@ def test_a_task_worker_starts_beside_the_server_to_stop_with_it(monkeypatch: pyt
     call_command("serve", "--task-worker", stdout=out)
 
     [worker, server] = started
-    assert worker[2:] == ["events_worker", "--no-reload", "--stop-with", str(os.getpid())]
+    assert worker[2:] == [
+        "events_worker",
+        "--no-reload",
+        "--interval",
+        "0.2",
+        "--stop-with",
+        str(os.getpid()),
+    ]
     assert worker[1].endswith("manage.py")
     assert server == ["granian"]
     assert "; a task worker beside it (events_worker)" in out.getvalue()

@@ -57,6 +57,10 @@ class Command(BaseCommand):
                     str(settings.BASE_DIR / "manage.py"),
                     "events_worker",
                     "--no-reload",
+                    # A fifth of db_worker's default poll: an event or a logout leaves within
+                    # about 0.2 s (BENCHMARKS.md), for one idle query per poll.
+                    "--interval",
+                    "0.2",
                     "--stop-with",
                     str(os.getpid()),
                 ]
