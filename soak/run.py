@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Any
 
 import jwt
+import psycopg
 
 from soak import services
 from soak.events_ledger import check_security_events, check_webhooks
@@ -388,13 +389,11 @@ class Soak:
 
     def outbox(self) -> dict[str, int]:
         """What waits to go out: events not relayed, tasks ready (retries included) or running."""
-        import psycopg
-
         with psycopg.connect(self.args.database_url, connect_timeout=5) as conn:
             waiting = conn.execute("SELECT count(*) FROM events_event WHERE NOT relayed").fetchone()
             tasks: dict[str, int] = dict(
                 conn.execute(
-                    "SELECT status, count(*) FROM django_tasks_db_dbtaskresult "
+                    "SELECT status, count(*) FROM django_tasks_database_dbtaskresult "
                     "WHERE status IN ('READY', 'RUNNING') GROUP BY status"
                 ).fetchall()
             )
@@ -406,10 +405,13 @@ class Soak:
 
     def wait_drained(self) -> dict[str, Any]:
         start = time.monotonic()
-        left: dict[str, int] = {}
+        left: dict[str, Any] = {}
         while time.monotonic() - start < DRAIN_LIMIT:
-            with contextlib.suppress(Exception):  # PostgreSQL just restarted: ask again
+            try:
                 left = self.outbox()
+            except psycopg.Error as exc:  # PostgreSQL just restarted: ask again
+                left = {"error": f"{type(exc).__name__}: {exc}"}
+            else:
                 if not any(left.values()):
                     return {"drained_s": round(time.monotonic() - start, 1), **left}
             time.sleep(0.5)
@@ -502,8 +504,6 @@ class Soak:
 
     def check_sql(self) -> dict[str, int]:
         """The database itself, past the API: no title twice, no task of a user we do not know."""
-        import psycopg
-
         with psycopg.connect(self.args.database_url, connect_timeout=5) as conn:
             dupes = conn.execute(
                 "SELECT title, count(*) FROM tasks_task GROUP BY title HAVING count(*) > 1"
