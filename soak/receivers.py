@@ -11,7 +11,8 @@ Two threaded HTTP servers on 127.0.0.1, each on a free port:
 
 Either may be told to fail the first attempt of a fraction of the events (chosen by a hash
 of the webhook-id or the SET's jti, so the same events fail on every run) with a 500, to
-exercise the sender's retries.
+exercise the sender's retries. The webhook receiver can also hold the next delivery
+unanswered (``hold``), so that a fault can kill the sender while a delivery is in flight.
 """
 
 import hashlib
@@ -43,7 +44,7 @@ class Arrival:
     title: str | None
     body: bytes
     verified: bool
-    status: int  # what the receiver answered
+    status: int  # what the receiver answered; 0: held, and the sender was gone by the answer
     error: str = ""
 
     def summary(self) -> dict[str, Any]:
@@ -118,9 +119,12 @@ class _Receiver:
                 body = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 status = receiver.handle(self.path, headers, body)
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                try:
+                    self.send_response(status or 204)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    pass  # a held delivery whose sender was killed meanwhile
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet: everything is recorded
@@ -152,11 +156,38 @@ class _Receiver:
         self.httpd.server_close()
 
 
+@dataclass
+class Hold:
+    """The next delivery, held unanswered until ``release``."""
+
+    arrived: threading.Event
+    released: threading.Event
+    lost: bool = False  # the answer will reach no one: the sender was killed
+    webhook_id: str = ""
+
+    def release(self, *, lost: bool) -> None:
+        self.lost = lost
+        self.released.set()
+
+
 class WebhookReceiver(_Receiver):
     def __init__(self, now: Callable[[], float], fail_fraction: float = 0.0) -> None:
         super().__init__(now, fail_fraction)
         self.secrets: dict[str, str] = {}  # client -> its webhook's secret
         self.arrivals: list[Arrival] = []
+        self._hold: Hold | None = None
+
+    def hold(self) -> Hold:
+        """Hold the next (verified) delivery unanswered; ``arrived`` is set when one is held."""
+        hold = Hold(threading.Event(), threading.Event())
+        with self.lock:
+            self._hold = hold
+        return hold
+
+    def _take_hold(self) -> Hold | None:
+        with self.lock:
+            hold, self._hold = self._hold, None
+            return hold
 
     def url_for(self, client: str) -> str:
         return self.url(HOOK_PREFIX + client)
@@ -187,7 +218,13 @@ class WebhookReceiver(_Receiver):
             if isinstance(data, dict):
                 data_id = data.get("id") if isinstance(data.get("id"), int) else None
                 title = data.get("title") if isinstance(data.get("title"), str) else None
-        if not verified:
+        hold = self._take_hold() if verified else None
+        if hold is not None:
+            hold.webhook_id = webhook_id
+            hold.arrived.set()
+            hold.released.wait(timeout=60)
+            status, error = (0, "held while its sender was killed") if hold.lost else (204, "held")
+        elif not verified:
             status = 401
         elif self.fail_now(webhook_id):
             status = 500

@@ -195,10 +195,18 @@ class Soak:
         elif kind == "task_worker_kill":
             worker = self.worker
             assert worker is not None  # noqa: S101
+            # Killed while a delivery is in flight: the receiver holds the next one unanswered.
+            hold = self.hooks.hold()
+            in_flight = hold.arrived.wait(timeout=10)
             killed = worker.kill()
+            hold.release(lost=in_flight)
             restarted = services.wait_for(lambda: worker.running_other_than(killed), timeout=RECOVERY_LIMIT)
             fault.back = self.clock.now()
-            fault.details = {"killed": killed, "replaced_by": worker.pid}
+            fault.details = {
+                "killed": killed,
+                "replaced_by": worker.pid,
+                "in_flight": hold.webhook_id or None,
+            }
             fault.details["restart_s"] = None if restarted is None else round(restarted, 2)
             if killed is None or restarted is None:
                 self.violations.add("task_worker_not_restarted", f"worker {killed} killed, none replaced it")

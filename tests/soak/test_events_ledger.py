@@ -2,6 +2,7 @@
 violation, and what is not."""
 
 import json
+import threading
 from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook
@@ -301,3 +302,32 @@ def test_a_set_that_does_not_verify_or_is_not_a_set_is_a_violation() -> None:
         {A: []}, {A: 5}, sets, violations, verify=lambda token: "bad" if "j1" in token else None
     )
     assert kinds(violations) == ["set_bad_signature", "set_wrong_content_type"]
+
+
+def test_a_held_delivery_whose_sender_was_killed_is_not_accepted() -> None:
+    secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    receiver = WebhookReceiver(lambda: 1.0)
+    receiver.secrets[A] = secret
+    body = json.dumps({"type": "task.created", "data": {"id": 7, "title": f"{A}-c0"}}).encode()
+    now = datetime.now(UTC)
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign("msg_1", now, body.decode()),
+    }
+    hold = receiver.hold()
+    answers: list[int] = []
+    thread = threading.Thread(target=lambda: answers.append(receiver.handle(f"/hook/{A}", headers, body)))
+    thread.start()
+    assert hold.arrived.wait(timeout=5)
+    hold.release(lost=True)
+    thread.join(timeout=5)
+    assert answers == [0]
+    violations = Violations()
+    check_webhooks({A: [created(A, 0, 7)]}, receiver.arrivals, violations)
+    assert kinds(violations) == ["event_missing"]
+    assert receiver.handle(f"/hook/{A}", headers, body) == 204  # the redelivery
+    violations = Violations()
+    check_webhooks({A: [created(A, 0, 7)]}, receiver.arrivals, violations)
+    assert violations.items == []
+    receiver.httpd.server_close()
