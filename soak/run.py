@@ -421,10 +421,34 @@ class Soak:
                 left = {"error": f"{type(exc).__name__}: {exc}"}
             else:
                 if not any(left.values()):
-                    return {"drained_s": round(time.monotonic() - start, 1), **left}
+                    return {"drained_s": round(time.monotonic() - start, 1), **left, **self.tasks_left()}
             time.sleep(0.5)
+        left = {**left, **self.tasks_left()}
         self.violations.add("outbox_not_drained", f"{DRAIN_LIMIT:.0f} s after the load: {left}")
         return {"drained_s": None, **left}
+
+    def tasks_left(self) -> dict[str, Any]:
+        """The tasks left running (a worker killed or cut off under them), and those that
+        failed, by exception: what did not go out, and why."""
+        try:
+            with psycopg.connect(self.args.database_url, connect_timeout=5) as conn:
+                running = conn.execute(
+                    "SELECT task_path, args_kwargs, worker_ids FROM django_tasks_database_dbtaskresult "
+                    "WHERE status = 'RUNNING' ORDER BY started_at"
+                ).fetchall()
+                failed = conn.execute(
+                    "SELECT task_path, exception_class_path, count(*) FROM django_tasks_database_dbtaskresult "
+                    "WHERE status = 'FAILED' GROUP BY 1, 2 ORDER BY 3 DESC"
+                ).fetchall()
+        except psycopg.Error as exc:
+            return {"tasks_left_error": f"{type(exc).__name__}: {exc}"}
+        return {
+            "running": [
+                {"task": path, "kwargs": (args or {}).get("kwargs"), "workers": workers}
+                for path, args, workers in running
+            ],
+            "failed": [{"task": path, "exception": exc, "count": count} for path, exc, count in failed],
+        }
 
     def verify(self) -> int:
         assert self.server is not None  # noqa: S101
