@@ -137,6 +137,9 @@ SERVE_TASK_WORKER = env.bool("SERVE_TASK_WORKER", True)
 # How often at most each server process asks for a relay of the events it committed
 # (events/services.py): an event waits up to this long, plus the worker's poll, to leave.
 EVENTS_RELAY_TICK = env.float("EVENTS_RELAY_TICK", 0.2, validate=Range(min=0.01, max=60))
+# A task RUNNING longer than this was left by a dead worker and is run again (events/worker.py):
+# longer than any task takes (a delivery takes at most WEBHOOK_TIMEOUT).
+EVENTS_TASK_STALE_SECONDS = env.int("EVENTS_TASK_STALE_SECONDS", 300, validate=Range(min=5, max=86400))
 
 env.seal()  # raises one error naming every malformed variable
 JWT_KEY_DIR = STATE_DIR / "jwt"

@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from tokens.clients import client_revoke
-from tokens.models import Client
+from tokens.models import Client, SecurityEventDelivery
 
 
 @admin.register(Client)
@@ -32,3 +32,23 @@ class ClientAdmin(admin.ModelAdmin):
         for client in queryset.filter(revoked__isnull=True):
             ended += client_revoke(client_id=client.id)
         messages.success(request, f"Revoked; {ended} session(s) ended.")
+
+
+@admin.register(SecurityEventDelivery)
+class SecurityEventDeliveryAdmin(admin.ModelAdmin):
+    """The log of security events pushed to clients (tokens.tasks), read-only: the worker writes it."""
+
+    list_display = ["attempted", "client", "kind", "reason", "user_id", "attempt", "succeeded", "status_code"]
+    list_filter = ["succeeded", "kind", "reason"]
+    search_fields = ["=jti", "=client__id", "=session_id", "=user_id"]
+    list_select_related = ["client"]
+    date_hierarchy = "attempted"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

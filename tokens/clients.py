@@ -27,6 +27,7 @@ from django.utils import timezone
 from api.caches import BoundedCache
 from tokens.models import Client, Session
 from tokens.revocation import forget_session
+from tokens.tasks import security_event_record
 
 AuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
 CLIENT_ID_BYTES = 16
@@ -117,14 +118,21 @@ def client_revoke(*, client_id: str) -> int:
     if not Client.objects.filter(pk=client_id, revoked__isnull=True).update(revoked=now):
         raise Client.DoesNotExist(f"No live client {client_id!r}.")
     _clients.pop(client_id)
-    live = [
-        str(pk)
-        for pk in Session.objects.filter(client_id=client_id, revoked__isnull=True).values_list(
-            "pk", flat=True
+    live = {
+        str(pk): user_id
+        for pk, user_id in Session.objects.filter(client_id=client_id, revoked__isnull=True).values_list(
+            "pk", "user_id"
         )
-    ]
+    }
     Session.objects.filter(pk__in=live).update(revoked=now, revoked_reason=Session.Reason.CLIENT_REVOKED)
-    for session_id in live:
+    for session_id, user_id in live.items():
+        # One event per session it ended, as its receivers know sessions, not our clients.
+        security_event_record(
+            kind="session-revoked",
+            user_id=user_id,
+            session_id=session_id,
+            reason=Session.Reason.CLIENT_REVOKED,
+        )
         forget_session(session_id)
     return len(live)
 

@@ -127,3 +127,41 @@ class SeenProof(models.Model):
 
     def __str__(self) -> str:
         return f"DPoP proof {self.digest}"
+
+
+class SecurityEventDelivery(models.Model):
+    """One attempt to push a Security Event Token to a client's events URL (RFC 8935),
+    written by the worker (tokens.tasks), read in the admin and by ``security_event_deliveries``.
+
+    ``jti`` is the SET's id, the same in every attempt to deliver it; an attempt is logged
+    once (the unique constraint), so a task that runs twice does not send it twice.
+    """
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="security_event_deliveries")
+    jti = models.CharField(max_length=64, verbose_name="SET id")
+    kind = models.CharField(max_length=32, help_text="The CAEP event: session-revoked or credential-change.")
+    reason = models.CharField(max_length=16)
+    user_id = models.BigIntegerField(help_text="The user the event is about (who may since be deleted).")
+    session_id = models.CharField(
+        max_length=64, blank=True, help_text="The session that ended; blank: every session of the user."
+    )
+    attempt = models.PositiveSmallIntegerField()
+    attempted = models.DateTimeField()
+    succeeded = models.BooleanField(default=False)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    response_excerpt = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    next_attempt = models.DateTimeField(
+        null=True, blank=True, help_text="When it is tried again; empty: delivered, refused or given up."
+    )
+
+    class Meta:
+        ordering = ["-attempted"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "jti", "attempt"], name="security_event_attempt_once"),
+        ]
+        indexes = [models.Index(fields=["attempted"], name="security_event_attempted_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.jti} to {self.client_id}, attempt {self.attempt}"

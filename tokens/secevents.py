@@ -7,7 +7,7 @@ Evaluation Profile 1.0 (CAEP): session-revoked (§3.1) and credential-change (§
 is signed with the token signing key (the JWKS every client already fetches) and is made for
 one receiving client, its ``aud``.
 
-Which change makes which SET (for whoever wires tokens.services to the outbox; ``reason`` is
+Which change makes which SET (tokens.tasks records and pushes them; ``reason`` is
 the Session.Reason the change records, or "deleted"; every SET goes to every client of
 ``event_receivers()``, since any resource server may hold any session's access tokens):
 

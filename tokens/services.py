@@ -16,6 +16,7 @@ from tokens import codec
 from tokens.codec import InvalidToken
 from tokens.models import REFRESH_RETRIES, RETRY_DIGEST_LENGTH, Session
 from tokens.revocation import forget_session, token_principal
+from tokens.tasks import security_event_record
 from users.models import User
 from users.signals import access_ended
 
@@ -167,7 +168,7 @@ def refresh_rotate(
         refresh_digest=issued, spent_digest=presented, rotated=now, retry_digests="", **changes
     )
     if not swapped and not _retry(live, spent=presented, issued=issued, now=now, changes=changes):
-        _session_end(session_id=session_id, reason=Session.Reason.REUSE)
+        _session_end(session_id=session_id, user_id=caller.id, reason=Session.Reason.REUSE)
         raise InvalidToken("This refresh token was already used; its session is revoked.")
     return _pair(
         user_id=caller.id,
@@ -262,27 +263,34 @@ def token_revoke(*, token: str, client_id: str) -> None:
         except InvalidToken:
             continue
         if (claims.get("client_id") or settings.DEFAULT_CLIENT_ID) == client_id:
-            _session_end(session_id=claims["sid"], reason=Session.Reason.REVOKED)
+            _session_end(session_id=claims["sid"], user_id=int(claims["sub"]), reason=Session.Reason.REVOKED)
         return
 
 
-def _session_end(*, session_id: str, reason: str) -> None:
-    """End a session and every token of its family, unless it has already ended."""
-    Session.objects.filter(pk=session_id, revoked__isnull=True).update(
-        revoked=timezone.now(), revoked_reason=reason
-    )
+def _session_end(*, session_id: str, user_id: int, reason: str) -> bool:
+    """End a session of user ``user_id`` and every token of its family, unless it has already
+    ended; whether it was ended now. Its security event is recorded with it, in one transaction."""
+    with transaction.atomic():
+        ended = Session.objects.filter(pk=session_id, revoked__isnull=True).update(
+            revoked=timezone.now(), revoked_reason=reason
+        )
+        if ended:
+            security_event_record(
+                kind="session-revoked", user_id=user_id, session_id=str(session_id), reason=reason
+            )
     forget_session(session_id)
+    return bool(ended)
 
 
 def session_revoke(*, session: Session, reason: str) -> None:
     """End ``session``, one the caller may revoke (tokens.permissions), and every token of its family."""
-    _session_end(session_id=str(session.pk), reason=reason)
+    _session_end(session_id=str(session.pk), user_id=session.user_id, reason=reason)
 
 
 def logout(*, refresh: str) -> None:
     """End the session a refresh token belongs to (any token of the family will do)."""
     claims = codec.decode(refresh, token_use="refresh")
-    _session_end(session_id=claims["sid"], reason=Session.Reason.LOGOUT)
+    _session_end(session_id=claims["sid"], user_id=int(claims["sub"]), reason=Session.Reason.LOGOUT)
 
 
 @transaction.atomic

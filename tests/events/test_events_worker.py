@@ -7,6 +7,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+from django.core.management import call_command
+from django.db import OperationalError
+from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
+from django_tasks_db.models import DBTaskResult
+
 from soak.server import ROOT, manage, server_env
 
 PARENT = """
@@ -67,3 +73,22 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+@pytest.mark.django_db
+def test_the_worker_starts_again_when_the_database_goes_away(monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = []
+
+    def library_loop(self: DatabaseWorkerCommand, **options: object) -> None:
+        runs.append(options)
+        if len(runs) == 1:
+            raise OperationalError("server closed the connection unexpectedly")  # PostgreSQL restarting
+
+    monkeypatch.setattr(DatabaseWorkerCommand, "handle", library_loop)
+    monkeypatch.setattr("events.management.commands.events_worker.RESTART_DELAY", 0)
+
+    call_command("events_worker", "--batch", "--no-reload")
+
+    assert len(runs) == 2  # started again, then ended as a batch run does
+    # Each start asked for a relay of the events waiting.
+    assert DBTaskResult.objects.filter(task_path="events.tasks.relay").count() == 2

@@ -1,3 +1,4 @@
+import logging
 import os
 import signal
 import threading
@@ -5,16 +6,24 @@ import time
 from argparse import ArgumentParser
 from typing import Any
 
+from django.conf import settings
+from django.db import DatabaseError, connections
+from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
 
 from events.tasks import relay
+from events.worker import tasks_recover
+
+logger = logging.getLogger(__name__)
+RESTART_DELAY = 1.0  # seconds between attempts while the database is away
 
 
 class Command(DatabaseWorkerCommand):
     help = (
-        "django-tasks-db's database worker (db_worker), which first asks for a relay of the "
-        "events waiting, optionally stopped with the process that started it: manage.py serve "
-        "starts one beside the server."
+        "django-tasks-db's database worker (db_worker), which also runs again the tasks a dead "
+        "worker or a lost database left behind (events/worker.py), asks for a relay of the "
+        "events waiting, keeps going while the database restarts, and can stop with the "
+        "process that started it: manage.py serve starts one beside the server."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -31,10 +40,42 @@ class Command(DatabaseWorkerCommand):
         stop_with = options.pop("stop_with", None)
         if stop_with is not None:
             threading.Thread(target=_stop_with, args=(stop_with,), daemon=True).start()
-        # Events whose process died between its commit and asking for a relay wait for the
-        # next one asked for: one now, so a restart delivers them (events.services).
-        relay.enqueue()
-        super().handle(**options)
+        if not options["batch"]:
+            threading.Thread(target=_recover_periodically, daemon=True).start()
+        while True:
+            try:
+                _start_up()
+                super().handle(**options)
+                return
+            except DatabaseError as exc:
+                # django-tasks-db's loop ends at the first connection error (PostgreSQL
+                # restarting): this worker waits for the database instead of exiting.
+                logger.warning(
+                    "database unavailable, the worker starts again in %s s: %s", RESTART_DELAY, exc
+                )
+                connections.close_all()
+                time.sleep(RESTART_DELAY)
+
+
+def _start_up() -> None:
+    # Events whose process died between its commit and asking for a relay wait for the
+    # next one asked for: one now, so a restart delivers them (events.services).
+    tasks_recover(now=timezone.now())
+    relay.enqueue()
+
+
+def _recover_periodically() -> None:
+    every = max(1.0, settings.EVENTS_TASK_STALE_SECONDS / 4)
+    while True:
+        time.sleep(every)
+        try:
+            recovered = tasks_recover(now=timezone.now())
+        except DatabaseError as exc:
+            logger.warning("recovering tasks failed, again in %s s: %s", every, exc)
+            connections.close_all()
+            continue
+        if recovered:
+            logger.warning("%s tasks left by a dead worker or a lost database made ready again", recovered)
 
 
 def _stop_with(parent: int) -> None:
