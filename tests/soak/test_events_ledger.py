@@ -331,3 +331,16 @@ def test_a_held_delivery_whose_sender_was_killed_is_not_accepted() -> None:
     check_webhooks({A: [created(A, 0, 7)]}, receiver.arrivals, violations)
     assert violations.items == []
     receiver.httpd.server_close()
+
+
+def test_attempts_of_one_set_may_differ_in_iat_alone() -> None:
+    first = revoked("j1", "5", "s1") | {"iat": 1}
+    later = SetArrival(4.0, "token-j1-again", "application/secevent+jwt", 202, first | {"iat": 6})
+    other = SetArrival(5.0, "token-j1-other", "application/secevent+jwt", 202, first | {"txn": "x"})
+    ledgers = {A: [entry(A, 0, "logout", ACKNOWLEDGED, session="s1")]}
+    violations = Violations()
+    summary = check_security_events(ledgers, {A: 5}, [pushed(first), later], violations)
+    assert violations.items == []
+    assert summary["resigned"] == 1
+    check_security_events(ledgers, {A: 5}, [pushed(first), other], violations)
+    assert kinds(violations) == ["set_claims_differ"]
