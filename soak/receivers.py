@@ -184,6 +184,10 @@ class WebhookReceiver(_Receiver):
             self._hold = hold
         return hold
 
+    def unhold(self) -> None:
+        """Hold nothing after all (no delivery came to be held)."""
+        self._take_hold()
+
     def _take_hold(self) -> Hold | None:
         with self.lock:
             hold, self._hold = self._hold, None

@@ -198,6 +198,8 @@ class Soak:
             # Killed while a delivery is in flight: the receiver holds the next one unanswered.
             hold = self.hooks.hold()
             in_flight = hold.arrived.wait(timeout=10)
+            if not in_flight:
+                self.hooks.unhold()
             killed = worker.kill()
             hold.release(lost=in_flight)
             restarted = services.wait_for(lambda: worker.running_other_than(killed), timeout=RECOVERY_LIMIT)
