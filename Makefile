@@ -110,7 +110,7 @@ bench-smoke: $(VENV)/.dev  ## both benchmarks with tiny sizes and durations (abo
 
 # The soak stops and starts this machine's PostgreSQL and Redis (see soak/__init__.py), and
 # always starts them again before it exits. It exits non-zero on any violation.
-soak: $(VENV)/.runtime  ## load with faults for SOAK_SECONDS (300): worker SIGKILL, PostgreSQL and Redis restarts
+soak: $(VENV)/.runtime  ## load with faults for SOAK_SECONDS (300): worker SIGKILL, PostgreSQL and Redis restarts, task worker SIGKILL; events checked
 	$(PY) -m soak --duration $(SOAK_SECONDS)
 
 soak-short: $(VENV)/.runtime  ## the soak in about 90 s (60 s of load), for CI

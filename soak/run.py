@@ -13,23 +13,34 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import jwt
+import psycopg
+
 from soak import services
+from soak.events_ledger import check_security_events, check_webhooks
 from soak.http import Http, NoAnswer, Reply
 from soak.probe import Probe
+from soak.receivers import SET_PATH, SetReceiver, WebhookReceiver
 from soak.server import ROOT, Server, free_port, manage, server_env
+from soak.taskworker import TaskWorker
 from soak.verify import Violations, Window, check_answers, check_state, fetch_tasks
-from soak.workload import WRITES, Client, Clock, Entry
+from soak.workload import WRITES, Client, Clock, Entry, claim
 
 RESULTS = ROOT / "soak" / "results"
-FAULTS = ("worker_kill", "postgres", "redis")
+FAULTS = ("worker_kill", "postgres", "redis", "task_worker_kill")
 GRACE = 3.0  # seconds after a measured recovery during which stragglers are still the fault's
 RECOVERY_LIMIT = 60.0  # a fault not recovered from by then is a violation
+DRAIN_LIMIT = 60.0  # seconds after the load for the outbox and the task queue to empty
+TASK_EVENTS = ["task.created", "task.updated", "task.deleted"]
+# Security Event Tokens are sent (by a task of tokens/) in this version of the service.
+SECURITY_EVENTS = (ROOT / "tokens" / "tasks.py").exists()
 
 
 @dataclass
@@ -64,6 +75,12 @@ class Soak:
         self.probe: Probe | None = None
         self.port = free_port()
         self.password = "soak-" + secrets.token_hex(12)
+        self.hooks = WebhookReceiver(self.clock.now, fail_fraction=args.receiver_fail)
+        self.sets = SetReceiver(self.clock.now, fail_fraction=args.receiver_fail)
+        self.worker: TaskWorker | None = None
+        self.user_ids: dict[str, int] = {}
+        self.set_client_id: str | None = None
+        self.drain: dict[str, Any] = {}
 
     def say(self, message: str) -> None:
         print(f"[{self.clock.now():7.1f}s] {message}", flush=True)
@@ -86,9 +103,23 @@ class Soak:
             LOGIN_USERNAME_RATE="100000/min",
             SIGNUP_RATE="100000/hour",
             JWT_ACCESS_TTL="3600",  # the run outlives no token: a 401 is always news
+            WEBHOOK_ALLOW_PRIVATE="true",  # the receivers are on 127.0.0.1
+            EVENTS_TASK_STALE_SECONDS="10",  # a killed worker's task is taken up again after it
         )
         manage(env, "migrate", "--no-input", "-v0")
         self.out.mkdir(parents=True, exist_ok=True)
+        self.hooks.start()
+        self.sets.start()
+        if args.security_events:
+            answer = manage(
+                env,
+                "create_client",
+                "soak-set-receiver",
+                "--confidential",
+                "--events-url",
+                self.sets.url(SET_PATH),
+            )
+            self.set_client_id = json.loads(answer)["client_id"]
         self.server = Server(
             env, port=self.port, workers=args.workers, threads=args.threads, log_path=self.out / "server.log"
         )
@@ -97,6 +128,12 @@ class Soak:
             f"serving on port {self.port}: {args.workers} workers x {args.threads} threads, "
             f"pid {self.server.pid}, workers {self.server.worker_pids()}"
         )
+        self.worker = TaskWorker(env, log_path=self.out / "task-worker.log", now=self.clock.now)
+        self.worker.start()
+        self.say(
+            f"task worker pid {self.worker.pid}; webhooks to port {self.hooks.port}"
+            + (f", security events to port {self.sets.port}" if args.security_events else "")
+        )
         tag = secrets.token_hex(3)
         for n in range(args.clients):
             client = Client(
@@ -104,6 +141,7 @@ class Soak:
             )
             client.sign_up()
             client.log_in(deadline=60)
+            self.webhook_create(client)
             self.clients.append(client)
         http = Http("127.0.0.1", self.port)
         for name in ("probe", "revoke-logout", "revoke-password"):
@@ -113,6 +151,20 @@ class Soak:
         http.close()
         self.tag = tag
         self.probe = Probe(self.port, self.clock, self.stop, username=f"probe-{tag}", password=self.password)
+
+    def webhook_create(self, client: Client) -> None:
+        """The client's webhook: the events of its own tasks, to a path of its own."""
+        http = Http("127.0.0.1", self.port)
+        reply = http.post(
+            "/webhooks/", {"url": self.hooks.url_for(client.user), "events": TASK_EVENTS}, token=client.access
+        )
+        http.close()
+        if reply.status != 201:
+            raise RuntimeError(
+                f"{client.user}: creating its webhook answered {reply.status} {reply.body[:200]!r}"
+            )
+        self.hooks.secrets[client.user] = reply.json()["secret"]
+        self.user_ids[client.user] = int(claim(client.access, "sub"))
 
     # -- faults ------------------------------------------------------------------------------
 
@@ -140,6 +192,26 @@ class Soak:
             fault.details["respawn_s"] = None if respawned is None else round(respawned, 2)
             if respawned is None:
                 self.violations.add("worker_not_respawned", f"worker {victim} killed, none replaced it")
+        elif kind == "task_worker_kill":
+            worker = self.worker
+            assert worker is not None  # noqa: S101
+            # Killed while a delivery is in flight: the receiver holds the next one unanswered.
+            hold = self.hooks.hold()
+            in_flight = hold.arrived.wait(timeout=10)
+            if not in_flight:
+                self.hooks.unhold()
+            killed = worker.kill()
+            hold.release(lost=in_flight)
+            restarted = services.wait_for(lambda: worker.running_other_than(killed), timeout=RECOVERY_LIMIT)
+            fault.back = self.clock.now()
+            fault.details = {
+                "killed": killed,
+                "replaced_by": worker.pid,
+                "in_flight": hold.webhook_id or None,
+            }
+            fault.details["restart_s"] = None if restarted is None else round(restarted, 2)
+            if killed is None or restarted is None:
+                self.violations.add("task_worker_not_restarted", f"worker {killed} killed, none replaced it")
         elif kind == "postgres":
             services.postgres_stop()
             fault.details["stopped_after_s"] = round(self.clock.now() - fault.start, 2)
@@ -299,7 +371,12 @@ class Soak:
         self.say(f"{len(self.clients)} clients started; faults: {', '.join(args.faults)}")
         time.sleep(args.warmup)
         # Faults in turn, a pause after each, for as long as the duration allows (once at least).
-        expected = {"worker_kill": 3.0, "postgres": args.down + 5.0, "redis": args.down + 3.0}
+        expected = {
+            "worker_kill": 3.0,
+            "postgres": args.down + 5.0,
+            "redis": args.down + 3.0,
+            "task_worker_kill": 3.0,
+        }
         n = 0
         while True:
             kind = args.faults[n % len(args.faults)]
@@ -315,8 +392,65 @@ class Soak:
         self.stop.set()
         for thread in [*self.clients, self.probe]:
             thread.join(timeout=30)
-        self.say("load stopped; verifying")
+        self.say("load stopped; waiting for the outbox to drain")
+        self.drain = self.wait_drained()
+        self.say(f"outbox: {self.drain}; verifying")
         return self.verify()
+
+    def outbox(self) -> dict[str, int]:
+        """What waits to go out: events not relayed, tasks ready (retries included) or running."""
+        with psycopg.connect(self.args.database_url, connect_timeout=5) as conn:
+            waiting = conn.execute("SELECT count(*) FROM events_event WHERE NOT relayed").fetchone()
+            tasks: dict[str, int] = dict(
+                conn.execute(
+                    "SELECT status, count(*) FROM django_tasks_database_dbtaskresult "
+                    "WHERE status IN ('READY', 'RUNNING') GROUP BY status"
+                ).fetchall()
+            )
+        return {
+            "events_waiting": int(waiting[0]) if waiting else 0,
+            "tasks_ready": int(tasks.get("READY", 0)),
+            "tasks_running": int(tasks.get("RUNNING", 0)),
+        }
+
+    def wait_drained(self) -> dict[str, Any]:
+        start = time.monotonic()
+        left: dict[str, Any] = {}
+        while time.monotonic() - start < DRAIN_LIMIT:
+            try:
+                left = self.outbox()
+            except psycopg.Error as exc:  # PostgreSQL just restarted: ask again
+                left = {"error": f"{type(exc).__name__}: {exc}"}
+            else:
+                if not any(left.values()):
+                    return {"drained_s": round(time.monotonic() - start, 1), **left, **self.tasks_left()}
+            time.sleep(0.5)
+        left = {**left, **self.tasks_left()}
+        self.violations.add("outbox_not_drained", f"{DRAIN_LIMIT:.0f} s after the load: {left}")
+        return {"drained_s": None, **left}
+
+    def tasks_left(self) -> dict[str, Any]:
+        """The tasks left running (a worker killed or cut off under them), and those that
+        failed, by exception: what did not go out, and why."""
+        try:
+            with psycopg.connect(self.args.database_url, connect_timeout=5) as conn:
+                running = conn.execute(
+                    "SELECT task_path, args_kwargs, worker_ids FROM django_tasks_database_dbtaskresult "
+                    "WHERE status = 'RUNNING' ORDER BY started_at"
+                ).fetchall()
+                failed = conn.execute(
+                    "SELECT task_path, exception_class_path, count(*) FROM django_tasks_database_dbtaskresult "
+                    "WHERE status = 'FAILED' GROUP BY 1, 2 ORDER BY 3 DESC"
+                ).fetchall()
+        except psycopg.Error as exc:
+            return {"tasks_left_error": f"{type(exc).__name__}: {exc}"}
+        return {
+            "running": [
+                {"task": path, "kwargs": (args or {}).get("kwargs"), "workers": workers}
+                for path, args, workers in running
+            ],
+            "failed": [{"task": path, "exception": exc, "count": count} for path, exc, count in failed],
+        }
 
     def verify(self) -> int:
         assert self.server is not None  # noqa: S101
@@ -356,12 +490,54 @@ class Soak:
             checked.update(check_state(client.ledger, final, self.violations))
             sql_titles.update(task["title"] for task in final)
         checked.update(self.check_sql())
-        return self.report(entries, dict(checked))
+        events = self.check_events(set(sql_titles))
+        return self.report(entries, dict(checked), events)
+
+    def check_events(self, present_titles: set[str]) -> dict[str, Any]:
+        ledgers = {client.user: client.ledger for client in self.clients}
+        events: dict[str, Any] = {
+            "outbox": self.drain,
+            "task_worker": self.worker.summary() if self.worker else None,
+            "webhooks": check_webhooks(
+                ledgers, list(self.hooks.arrivals), self.violations, present_titles=present_titles
+            ),
+        }
+        if self.args.security_events:
+            events["security_events"] = check_security_events(
+                ledgers, self.user_ids, list(self.sets.arrivals), self.violations, verify=self.set_verifier()
+            )
+        return events
+
+    def set_verifier(self) -> Callable[[str], str | None]:
+        """Checks a SET against the server's JWKS, for our confidential client."""
+        http = Http("127.0.0.1", self.port)
+        jwks = jwt.PyJWKSet.from_dict(http.get("/.well-known/jwks.json").json())
+        http.close()
+        keys = {key.key_id: key for key in jwks.keys}
+
+        def verify(token: str) -> str | None:
+            try:
+                header = jwt.get_unverified_header(token)
+                key = keys.get(header.get("kid"))
+                if key is None:
+                    return f"kid {header.get('kid')!r} is not in the JWKS"
+                if header.get("typ") != "secevent+jwt":
+                    return f"typ {header.get('typ')!r}"
+                jwt.decode(
+                    token,
+                    key.key,
+                    algorithms=[key.algorithm_name],
+                    audience=self.set_client_id,
+                    options={"require": ["iss", "iat", "jti", "aud"]},
+                )
+            except jwt.PyJWTError as exc:
+                return f"{type(exc).__name__}: {exc}"
+            return None
+
+        return verify
 
     def check_sql(self) -> dict[str, int]:
         """The database itself, past the API: no title twice, no task of a user we do not know."""
-        import psycopg
-
         with psycopg.connect(self.args.database_url, connect_timeout=5) as conn:
             dupes = conn.execute(
                 "SELECT title, count(*) FROM tasks_task GROUP BY title HAVING count(*) > 1"
@@ -371,7 +547,7 @@ class Soak:
             self.violations.add("duplicate", f"SQL: {count} rows titled {title!r}")
         return {"tasks in the database": int(total[0]) if total else 0}
 
-    def report(self, entries: list[Entry], checked: dict[str, int]) -> int:
+    def report(self, entries: list[Entry], checked: dict[str, int], events: dict[str, Any]) -> int:
         by_status = Counter(str(e.status) if e.status is not None else "no answer" for e in entries)
         by_op = Counter(e.op for e in entries)
         outcomes = Counter(e.outcome for e in entries)
@@ -402,6 +578,7 @@ class Soak:
                 for f in self.faults
             ],
             "revocation_checks": self.revocation,
+            "events": events,
             "violations": self.violations.counts(),
             "violation_examples": self.violations.items[:50],
             "server_log_500s": self._logged_500s(),
@@ -414,6 +591,12 @@ class Soak:
         with (self.out / "probe.jsonl").open("w") as f:
             for s in self.probe.samples if self.probe else []:
                 f.write(json.dumps(asdict(s)) + "\n")
+        with (self.out / "webhooks.jsonl").open("w") as f:
+            for arrival in self.hooks.arrivals:
+                f.write(json.dumps(arrival.summary()) + "\n")
+        with (self.out / "security-events.jsonl").open("w") as f:
+            for pushed in self.sets.arrivals:
+                f.write(json.dumps(pushed.summary()) + "\n")
         self.print_summary(summary)
         return 0 if summary["ok"] else 1
 
@@ -437,6 +620,14 @@ class Soak:
         bad = [c for c in s["revocation_checks"] if not c["ok"]]
         print(f"  revocation checks with Redis down: {len(s['revocation_checks'])}, failed {len(bad)}")
         print(f"  server log: {s['server_log_500s']} 500s logged")
+        events = s["events"]
+        print(f"  events: outbox after the load {events['outbox']}")
+        if events["task_worker"]:
+            worker = {k: v for k, v in events["task_worker"].items() if k != "exits"}
+            print(f"  events: task worker {worker}")
+        print(f"  events: webhooks {events['webhooks']}")
+        if "security_events" in events:
+            print(f"  events: security events {events['security_events']}")
         print(f"  violations: {s['violations'] or 'none'}")
         for v in s["violation_examples"][:15]:
             print(f"    {v['kind']}: {v['detail']}")
@@ -446,8 +637,13 @@ class Soak:
         """Stop the server, start PostgreSQL and Redis again if they are not up, clean up.
         False if the services could not be brought back."""
         self.stop.set()
+        if self.worker is not None:
+            self.worker.stop()
         if self.server is not None:
             self.server.stop()
+        for receiver in (self.hooks, self.sets):
+            if receiver.thread.is_alive():
+                receiver.stop()
         problems = services.ensure_up(self.args.database_url)
         for problem in problems:
             print(f"TEARDOWN: {problem}", file=sys.stderr)
@@ -479,6 +675,18 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--redis-url",
         default=os.environ.get("SOAK_REDIS_URL", "redis://127.0.0.1:6379/14"),
         help="a Redis database of the soak's own: emptied first (not 15: the test suite's)",
+    )
+    parser.add_argument(
+        "--security-events",
+        action=argparse.BooleanOptionalAction,
+        default=SECURITY_EVENTS,
+        help="receive and check the Security Event Tokens of logouts (default: when tokens/tasks.py exists)",
+    )
+    parser.add_argument(
+        "--receiver-fail",
+        type=float,
+        default=0.1,
+        help="the fraction of events whose first delivery the receivers answer 500 (default 0.1)",
     )
     parser.add_argument("--keep-db", action="store_true", help="keep the database afterwards")
     parser.add_argument("--results", default=str(RESULTS))

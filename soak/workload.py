@@ -18,6 +18,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import jwt
+
 from soak.http import Http, NoAnswer, Reply
 
 ACKNOWLEDGED, REFUSED, UNKNOWN = "acknowledged", "refused", "unknown"
@@ -51,6 +53,7 @@ class Entry:
     json_body: bool = False
     retry_after: str | None = None
     detail: str = ""
+    session: str | None = None  # a logout's: the session its refresh token names (``sid``)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -306,6 +309,7 @@ class Client(threading.Thread):
     def do_logout(self) -> None:
         old = self.access
         entry, _ = self.call("logout", "POST", "/auth/logout/", {"refresh": self.refresh_token})
+        entry.session = claim(self.refresh_token, "sid")
         if entry.outcome == ACKNOWLEDGED:
             self.check_revoked(old, f"logout #{entry.seq}")
             self.access = None
@@ -326,6 +330,17 @@ class Client(threading.Thread):
             time.sleep(0.1)
         if last is not None and 200 <= last < 300:
             self.note("revoked_token_accepted", f"{what}: still {last} after {within} s")
+
+
+def claim(token: str | None, name: str) -> Any:
+    """A claim of a JWT of ours, read without checking the signature (the server checks it);
+    None when the token is not a JWT or lacks the claim."""
+    if not token:
+        return None
+    try:
+        return jwt.decode(token, options={"verify_signature": False}).get(name)
+    except jwt.PyJWTError:
+        return None
 
 
 def _short(reply: Reply) -> str:
