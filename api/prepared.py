@@ -192,10 +192,21 @@ def _compile_insert(instance: Model, fields: list[Any], params: list[Any], conne
     compiler.returning_fields = meta.db_returning_fields
     statements = compiler.as_sql()
     returned = [field.get_col(meta.db_table) for field in meta.db_returning_fields]
-    if len(statements) != 1 or list(statements[0][1]) != params or compiler.get_converters(returned):
+    if len(statements) != 1 or not _same_params(statements[0][1], params) or compiler.get_converters(returned):
         return _NOT_PREPARED
     sql = statements[0][0]
     return _Compiled(sql, _driver_sql(sql, connection), (), {})
+
+
+def _same_params(compiled: Sequence[Any], ours: Sequence[Any]) -> bool:
+    """Whether the compiler's parameters are ours, in order. A value a driver wraps (psycopg's
+    Jsonb, a JSONField's on PostgreSQL) has no equality of its own: its content is compared."""
+    if len(compiled) != len(ours):
+        return False
+    return all(
+        a == b or (type(a) is type(b) and hasattr(a, "obj") and a.obj == b.obj)
+        for a, b in zip(compiled, ours, strict=True)
+    )
 
 
 def _insert_plan(instance: Model, connection: Any) -> tuple[_Compiled, list[Any]] | None:

@@ -14,6 +14,7 @@ from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
 from api import prepared
+from events.models import Event
 from tasks.models import Task
 from tests.helpers.projects import personal_project
 from users.models import User
@@ -252,3 +253,32 @@ def test_a_statement_around_compiled_querysets_runs_as_they_would(
             assert [tuple(row) for row in found] == orm(person, low)[::-1]
 
     assert len(built) == 1
+
+
+def test_a_row_with_json_is_inserted_by_the_compiled_statement_as_save_writes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # On PostgreSQL a JSONField's parameter is psycopg's Jsonb, which has no equality of its
+    # own: once, that sent every such row to save(), at twice the cost (the events outbox).
+    prepared._cache(connections["default"]).entries.pop(("insert", Event), None)
+    at = datetime(2030, 1, 1, tzinfo=UTC)
+    values = {"type": "task.created", "project_id": 7, "person_id": 8, "occurred": at}
+    data = {"title": "Ünïcode", "nested": {"list": [1, 2.5, None, True]}}
+    saved = Event(**values, data=data)
+    saved.save()
+
+    def no_save(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("fell back to save()")
+
+    monkeypatch.setattr(Event, "save", no_save)
+    inserted = Event(**values, data=data)
+    prepared.insert(inserted)
+
+    rows = {
+        row.pop("id"): row
+        for row in Event.objects.filter(pk__in=[saved.pk, inserted.pk]).values(
+            "id", "type", "project_id", "person_id", "occurred", "data", "relayed"
+        )
+    }
+    assert rows[inserted.pk] == rows[saved.pk]
+    assert Event.objects.get(pk=inserted.pk).key == inserted.key
