@@ -192,7 +192,11 @@ def _compile_insert(instance: Model, fields: list[Any], params: list[Any], conne
     compiler.returning_fields = meta.db_returning_fields
     statements = compiler.as_sql()
     returned = [field.get_col(meta.db_table) for field in meta.db_returning_fields]
-    if len(statements) != 1 or not _same_params(statements[0][1], params) or compiler.get_converters(returned):
+    if (
+        len(statements) != 1
+        or not _same_params(statements[0][1], params)
+        or compiler.get_converters(returned)
+    ):
         return _NOT_PREPARED
     sql = statements[0][0]
     return _Compiled(sql, _driver_sql(sql, connection), (), {})

@@ -1,7 +1,8 @@
 """Webhooks, the events they receive, and each attempt to deliver one.
 
-An Event is the outbox: the row a change writes in its own transaction
-(events.services.event_record), relayed to its webhooks by a background task afterwards
+An Event is the outbox: the row a change writes in its own transaction (a task's by the
+database's trigger, tasks/migrations/0004_task_events.py; others by
+events.services.event_record), relayed to its webhooks by a background task afterwards
 (events.tasks.relay), and kept as what every delivery of it sends.
 """
 

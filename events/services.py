@@ -15,17 +15,20 @@ from events.delivery import secret_new
 from events.models import Delivery, Event, Webhook
 
 # The outbox is our own table (Event), delivered by django-tasks' workers. A change writes
-# one row of it, in its own transaction: the cheapest durable record there is, one prepared
-# INSERT (api/prepared.py). Enqueueing a django-tasks task per event instead (its own row
-# is an outbox too) cost a create 2.2 million instructions, 74% more, most of them the
-# library's model and argument handling (BENCHMARKS.md, "Events out"), and a worker run per
-# event. A relay task (events.tasks.relay) takes the waiting events in batches.
+# one row of it in its own transaction. A task's write does so by the database's trigger
+# (tasks/migrations/0004_task_events.py): the write stays one statement, with no
+# transaction of its own to begin and commit, which on PostgreSQL cost a create a third of
+# its requests/s as a second INSERT in Python (BENCHMARKS.md, "Events out"). Other changes
+# (memberships) call event_record(): one prepared INSERT (api/prepared.py). Enqueueing a
+# django-tasks task per event instead (its own row is an outbox too) cost a create 74% more
+# instructions, most of them the library's model and argument handling, and a worker run
+# per event. A relay task (events.tasks.relay) takes the waiting events in batches.
 #
 # After the commit, the process asks for a relay at the next tick of EVENTS_RELAY_TICK seconds:
 # one enqueue per tick and process however many events it commits, each due at most a tick
-# after its commit. A process killed between its commit and that enqueue leaves its events
-# waiting for the next relay anyone asks for; every worker asks for one as it starts
-# (manage.py events_worker), so a restart delivers them.
+# after its commit. Events nobody asked for (a process killed between its commit and that
+# enqueue, a write by the admin or a raw statement) are found by the workers, which look
+# every few seconds and as they start (manage.py events_worker).
 
 
 class RelaySchedule:
@@ -58,8 +61,14 @@ def event_record(
     deliveries send, as JSON types."""
     event = Event(type=type, project_id=project_id, person_id=person_id, occurred=timezone.now(), data=data)
     prepared.insert(event)
-    transaction.on_commit(relay_schedule.ask, robust=True)
+    events_written()
     return event
+
+
+def events_written() -> None:
+    """Ask for a relay once the caller's transaction commits (at once without one): after
+    event_record(), and after a change whose events its database triggers wrote (tasks')."""
+    transaction.on_commit(relay_schedule.ask, robust=True)
 
 
 def webhook_create(

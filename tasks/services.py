@@ -3,25 +3,16 @@
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 
 from api import prepared
-from events.services import event_record
+from events.services import events_written
 from projects.services import personal_project_create, personal_project_id
 from tasks.models import Task
-from tasks.reads import TaskLinks
 from tasks.recurrence import RecurrenceError, completion, recurrence_text
 
 EDITABLE = frozenset({"title", "project", "person", "due_to", "completed", "recurrence"})
-
-
-def _recorded(type: str, task: Task) -> None:
-    """The task's event, in the change's transaction: one INSERT (events.services)."""
-    data = TaskLinks.at(settings.PUBLIC_URL).task_from_model(task)
-    event_record(type=type, project_id=task.project_id, person_id=task.person_id, data=data)
 
 
 def _validate(task: Task) -> None:
@@ -68,10 +59,8 @@ def task_create(
         recurrence=recurrence,
     )
     _validate(task)
-    # savepoint=False: inside the view's transaction it adds no SAVEPOINT query.
-    with transaction.atomic(savepoint=False):
-        prepared.insert(task)  # the INSERT save() makes, compiled once (api/prepared.py)
-        _recorded("task.created", task)
+    prepared.insert(task)  # the INSERT save() makes, compiled once (api/prepared.py)
+    events_written()  # by the INSERT's trigger (tasks/migrations/0004_task_events.py)
     return task
 
 
@@ -100,17 +89,14 @@ def task_update(*, task: Task, changes: dict[str, Any]) -> Task:
         if following is not None:
             task.due_to, task.recurrence, task.completed = following.due_to, following.recurrence, False
         written = list(dict.fromkeys([*written, "due_to", "recurrence", "completed", "last_completed"]))
-    with transaction.atomic(savepoint=False):
-        task.save(update_fields=written)
-        _recorded("task.updated", task)
+    task.save(update_fields=written)
+    events_written()
     return task
 
 
 def task_delete(*, task: Task) -> None:
-    data = {"id": task.pk, "project_id": task.project_id, "person_id": task.person_id}
-    with transaction.atomic(savepoint=False):
-        event_record(type="task.deleted", project_id=task.project_id, person_id=task.person_id, data=data)
-        task.delete()
+    task.delete()
+    events_written()
 
 
 def task_create_many(*, project_id: int, person_id: int, tasks: list[dict[str, Any]]) -> list[Task]:
@@ -133,4 +119,5 @@ def task_create_many(*, project_id: int, person_id: int, tasks: list[dict[str, A
         _validate(task)
     # One INSERT per batch; on PostgreSQL and SQLite (3.35+) it returns the new ids.
     Task.objects.bulk_create(created, batch_size=1000)
+    events_written()
     return created

@@ -84,11 +84,22 @@ def test_the_worker_starts_again_when_the_database_goes_away(monkeypatch: pytest
         if len(runs) == 1:
             raise OperationalError("server closed the connection unexpectedly")  # PostgreSQL restarting
 
+    closed = []
+
+    class Connections:
+        """Not the test's own transaction's connection closed, only the call recorded."""
+
+        @staticmethod
+        def close_all() -> None:
+            closed.append(True)
+
     monkeypatch.setattr(DatabaseWorkerCommand, "handle", library_loop)
     monkeypatch.setattr("events.management.commands.events_worker.RESTART_DELAY", 0)
+    monkeypatch.setattr("events.management.commands.events_worker.connections", Connections)
 
     call_command("events_worker", "--batch", "--no-reload")
 
     assert len(runs) == 2  # started again, then ended as a batch run does
+    assert closed == [True]  # the broken connections dropped before starting again
     # Each start asked for a relay of the events waiting.
     assert DBTaskResult.objects.filter(task_path="events.tasks.relay").count() == 2

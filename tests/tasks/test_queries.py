@@ -111,15 +111,15 @@ def test_the_detail_is_one_query_in_any_project(
 
 
 @pytest.mark.parametrize("count", PROJECT_COUNTS)
-def test_creating_a_task_in_the_personal_project_is_three_queries(
+def test_creating_a_task_in_the_personal_project_is_two_queries(
     owner: User, other: User, owner_client: APIClient, django_assert_num_queries: Any, count: int
 ) -> None:
     projects = projects_of(owner, other, count)
     warm(owner_client)
 
     # 1: the caller's personal project (its owner's, through project_one_personal_per_owner);
-    # 2: the INSERT; 3: the INSERT of its event's outbox row (events.services.event_record).
-    with django_assert_num_queries(3):
+    # 2: the INSERT (its event is written by the INSERT's trigger).
+    with django_assert_num_queries(2):
         response = owner_client.post("/tasks/", {"title": "Buy milk", "due_to": "2030-01-01T12:00:00Z"})
 
     assert response.status_code == 201
@@ -127,15 +127,15 @@ def test_creating_a_task_in_the_personal_project_is_three_queries(
 
 
 @pytest.mark.parametrize("count", PROJECT_COUNTS)
-def test_creating_a_task_in_a_named_project_is_three_queries(
+def test_creating_a_task_in_a_named_project_is_two_queries(
     owner: User, other: User, owner_client: APIClient, django_assert_num_queries: Any, count: int
 ) -> None:
     team = projects_of(owner, other, count)["team"]
     warm(owner_client)
 
     # 1: the project, if the caller sees it, with the caller's role in it (an editor may
-    # add tasks); 2: the INSERT; 3: the INSERT of its event's outbox row (events.services).
-    with django_assert_num_queries(3):
+    # add tasks); 2: the INSERT.
+    with django_assert_num_queries(2):
         response = owner_client.post(
             "/tasks/",
             {
@@ -156,9 +156,8 @@ def test_creating_a_task_for_another_member_asks_once_more(
     warm(owner_client)
 
     # 1: the project, with the caller's role in it; 2: the person (the user URL's row);
-    # 3: whether the person is a member of the project; 4: the INSERT; 5: the INSERT of
-    # its event's outbox row (events.services.event_record).
-    with django_assert_num_queries(5):
+    # 3: whether the person is a member of the project; 4: the INSERT.
+    with django_assert_num_queries(4):
         response = owner_client.post(
             "/tasks/",
             {

@@ -441,9 +441,8 @@ def test_detail_query_count(owner: User, owner_client: APIClient, django_assert_
 
 
 def test_create_query_count(owner: User, owner_client: APIClient, django_assert_num_queries: Any) -> None:
-    # 1: the token's user; 2: the caller's personal project, where the task goes; 3: the insert;
-    # 4: the insert of its event's outbox row (events.services.event_record).
-    with django_assert_num_queries(4):
+    # 1: the token's user; 2: the caller's personal project, where the task goes; 3: the insert.
+    with django_assert_num_queries(3):
         response = owner_client.post("/tasks/", {"title": "Buy milk", "due_to": "2030-01-01T12:00:00Z"})
 
     assert response.status_code == 201
@@ -453,9 +452,8 @@ def test_patch_query_count(owner: User, owner_client: APIClient, django_assert_n
     task = make_task(owner)
 
     # 1: the token's session and user (a cold process memo); 2: the savepoint that holds
-    # the row locked; 3: the task (SELECT ... FOR UPDATE); 4: the update; 5: the insert of its
-    # event's outbox row (events.services.event_record); 6: its release.
-    with django_assert_num_queries(6):
+    # the row locked; 3: the task (SELECT ... FOR UPDATE); 4: the update; 5: its release.
+    with django_assert_num_queries(5):
         response = owner_client.patch(f"/tasks/{task.pk}/", {"completed": True})
 
     assert response.status_code == 200
@@ -483,7 +481,6 @@ def test_steady_state_query_counts_do_not_grow_with_the_page(
             owner_client.get(f"/tasks/?page_size={page_size}")
     with django_assert_num_queries(1):  # the task
         owner_client.get(f"/tasks/{task.pk}/")
-    # The caller's personal project; the insert; the insert of its event's outbox row.
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):  # the caller's personal project; the insert
         response = owner_client.post("/tasks/", {"title": "new", "due_to": "2030-01-01T00:00:00Z"})
     assert response.status_code == 201

@@ -11,11 +11,13 @@ from django.db import DatabaseError, connections
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
 
+from events.models import Event
 from events.tasks import relay
 from events.worker import tasks_recover
 
 logger = logging.getLogger(__name__)
 RESTART_DELAY = 1.0  # seconds between attempts while the database is away
+RELAY_CHECK = 2.0  # seconds between looks for events waiting that nobody asked a relay for
 
 
 class Command(DatabaseWorkerCommand):
@@ -66,9 +68,17 @@ def _start_up() -> None:
 
 def _recover_periodically() -> None:
     every = max(1.0, settings.EVENTS_TASK_STALE_SECONDS / 4)
+    last = time.monotonic()
     while True:
-        time.sleep(every)
+        time.sleep(RELAY_CHECK)
         try:
+            # Events nobody asked a relay for (a write by another path than the services,
+            # the admin's, a raw statement; a process that died before asking).
+            if Event.objects.filter(relayed=False).exists():
+                relay.enqueue()
+            if time.monotonic() - last < every:
+                continue
+            last = time.monotonic()
             recovered = tasks_recover(now=timezone.now())
         except DatabaseError as exc:
             logger.warning("recovering tasks failed, again in %s s: %s", every, exc)
