@@ -2,16 +2,15 @@
 what each test queues and recording what was sent."""
 
 from dataclasses import dataclass, field
-from unittest import mock
 
 import pytest
-from django_tasks_db.management.commands.db_worker import Worker
 
 import events.sender
 from events.models import Webhook
 from events.sender import Response, TargetRefused
 from events.services import webhook_create
 from events.tasks import relay
+from tests.helpers.worker import run_due_tasks
 from users.models import User
 
 
@@ -51,27 +50,11 @@ def sender(monkeypatch: pytest.MonkeyPatch) -> FakeSender:
 
 
 def run_worker() -> None:
-    """django-tasks-db's own worker, in this process: every task that is due, then it stops,
-    after asking for a relay as events_worker does at its start (a test's transaction never
-    commits, so the ask after commit never comes: test_outbox tests that one).
-    (Without its close_old_connections(): it would close the test's own transaction on
-    PostgreSQL, as it closes any connection not in autocommit.)"""
+    """Every task that is due (tests.helpers.worker), after asking for a relay as events_worker does
+    at its start (a test's transaction never commits, so the ask after commit never comes:
+    test_outbox tests that one)."""
     relay.enqueue()
-    with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
-        _worker().run()
-
-
-def _worker() -> Worker:
-    return Worker(
-        queue_names=["default"],
-        interval=0,
-        batch=True,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="test",
-        excluded_queue_names=[],
-    )
+    run_due_tasks()
 
 
 def hook(user: User, *, project_id: int | None = None, events: list[str] | None = None) -> Webhook:

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from unittest import mock
 
 import jwt
 import pytest
@@ -19,7 +18,6 @@ from django.core.management import call_command
 from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
-from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from joserfc import jws
 from joserfc.jwk import KeySet
@@ -27,6 +25,7 @@ from pytest_django import Settings
 from rest_framework.test import APIClient
 
 from tests.helpers.accounts import PASSWORD
+from tests.helpers.worker import run_due_tasks
 from tokens import services
 from tokens.clients import client_create, client_revoke
 from tokens.models import Client, SecurityEventDelivery, Session
@@ -79,24 +78,6 @@ def resource_server(receiver_url: str) -> Client:
     registered = client_create(name="resource server", confidential=True)
     Client.objects.filter(pk=registered.client_id).update(events_url=receiver_url)
     return Client.objects.get(pk=registered.client_id)
-
-
-def run_worker() -> None:
-    """django-tasks-db's own worker, in this process: every task that is due, then it stops.
-    (Without its close_old_connections(): it would close the test's own transaction on
-    PostgreSQL, as it closes any connection not in autocommit.)"""
-    worker = Worker(
-        queue_names=["default"],
-        interval=0,
-        batch=True,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="test",
-        excluded_queue_names=[],
-    )
-    with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
-        worker.run()
 
 
 def enqueued(path: str = FAN_OUT) -> list[dict[str, Any]]:
@@ -281,7 +262,7 @@ def test_a_logout_is_pushed_as_a_set_that_verifies_with_the_published_keys(
 ) -> None:
     pair = login(owner)
     assert APIClient().post("/auth/logout/", {"refresh": pair["refresh"]}).status_code == 204
-    run_worker()
+    run_due_tasks()
 
     [(headers, body)] = Receiver.received
     assert headers["Content-Type"] == "application/secevent+jwt"  # RFC 8935 §2
@@ -315,7 +296,7 @@ def test_every_receiving_client_gets_a_set_of_its_own(
     client_create(name="no events url", confidential=True)
 
     services.logout(refresh=login(owner)["refresh"])
-    run_worker()
+    run_due_tasks()
 
     claims = [verified(body.decode())[1] for _, body in Receiver.received]
     assert sorted(c["aud"] for c in claims) == sorted([resource_server.id, second])
@@ -326,7 +307,7 @@ def test_a_password_change_pushes_a_credential_change_and_a_session_revoked_of_o
     ring: Settings, owner: User, resource_server: Client
 ) -> None:
     password_change(owner, login(owner))
-    run_worker()
+    run_due_tasks()
 
     claims = [verified(body.decode())[1] for _, body in Receiver.received]
     assert sorted(next(iter(c["events"])) for c in claims) == [CREDENTIAL_CHANGE, SESSION_REVOKED]
@@ -340,7 +321,7 @@ def test_a_password_change_pushes_a_credential_change_and_a_session_revoked_of_o
 def test_without_receivers_the_worker_sends_nothing(ring: Settings, owner: User, receiver_url: str) -> None:
     client_create(name="no events url", confidential=True)
     services.logout(refresh=login(owner)["refresh"])
-    run_worker()
+    run_due_tasks()
 
     assert Receiver.received == []
     assert enqueued(DELIVER) == []
@@ -353,7 +334,7 @@ def test_a_5xx_is_retried_later_with_the_same_set(
     Receiver.answers = [(503, b"busy")]
     services.logout(refresh=login(owner)["refresh"])
     before = timezone.now()
-    run_worker()
+    run_due_tasks()
 
     failed = SecurityEventDelivery.objects.get()
     assert (failed.attempt, failed.succeeded, failed.status_code, failed.response_excerpt) == (
@@ -367,11 +348,11 @@ def test_a_5xx_is_retried_later_with_the_same_set(
     retry = DBTaskResult.objects.get(task_path=DELIVER, status="READY")
     assert retry.run_after == failed.next_attempt
     assert retry.args_kwargs["kwargs"]["attempt"] == 2
-    run_worker()
+    run_due_tasks()
     assert len(Receiver.received) == 1  # not due yet
 
     DBTaskResult.objects.filter(pk=retry.pk).update(run_after=timezone.now())
-    run_worker()
+    run_due_tasks()
 
     first, second = (verified(body.decode())[1] for _, body in Receiver.received)
     assert first["jti"] == second["jti"] == failed.jti  # RFC 8417 §2.2: one SET, sent twice
@@ -382,7 +363,7 @@ def test_a_5xx_is_retried_later_with_the_same_set(
 def test_a_definitive_refusal_is_not_retried(ring: Settings, owner: User, resource_server: Client) -> None:
     Receiver.answers = [(400, b'{"err": "invalid_audience", "description": "Not for us."}')]
     services.logout(refresh=login(owner)["refresh"])
-    run_worker()
+    run_due_tasks()
 
     refused = SecurityEventDelivery.objects.get()
     assert (refused.succeeded, refused.status_code, refused.next_attempt) == (False, 400, None)
@@ -396,7 +377,7 @@ def test_a_private_target_is_refused_and_logged_unless_allowed(
 ) -> None:
     ring.WEBHOOK_ALLOW_PRIVATE = False
     services.logout(refresh=login(owner)["refresh"])
-    run_worker()
+    run_due_tasks()
 
     assert Receiver.received == []
     refused = SecurityEventDelivery.objects.get()
@@ -409,12 +390,12 @@ def test_a_fan_out_run_twice_sends_no_second_different_set(
 ) -> None:
     services.logout(refresh=login(owner)["refresh"])
     [arguments] = enqueued()
-    run_worker()
+    run_due_tasks()
     # A worker killed after the fan-out committed, before it was marked done: it runs again,
     # once after the delivery and once beside the first run.
     security_event_fan_out.enqueue(**arguments)
     security_event_fan_out.enqueue(**arguments)
-    run_worker()
+    run_due_tasks()
 
     [(_, body)] = Receiver.received
     assert SecurityEventDelivery.objects.get().jti == verified(body.decode())[1]["jti"]
@@ -426,7 +407,7 @@ def test_a_client_revoked_before_the_delivery_receives_nothing(
 ) -> None:
     services.logout(refresh=login(owner)["refresh"])
     Client.objects.filter(pk=resource_server.pk).update(revoked=timezone.now())
-    run_worker()
+    run_due_tasks()
 
     assert Receiver.received == []
 
@@ -436,9 +417,9 @@ def test_the_latest_deliveries_are_listed_newest_first(
 ) -> None:
     Receiver.answers = [(500, b"down")]
     services.logout(refresh=login(owner)["refresh"])
-    run_worker()
+    run_due_tasks()
     DBTaskResult.objects.filter(task_path=DELIVER, status="READY").update(run_after=timezone.now())
-    run_worker()
+    run_due_tasks()
     out = io.StringIO()
 
     call_command("security_event_deliveries", stdout=out)
