@@ -181,8 +181,10 @@ def project_transfer(*, project: Project, to_user_id: int) -> Project:
     if successor is None:
         raise ProjectRuleError("The new owner must be a member of the project.")
     Membership.objects.filter(project=project, user_id=project.owner_id).update(role=Role.EDITOR)
+    _member_event("member.changed", Membership(project=project, user_id=project.owner_id, role=Role.EDITOR))
     successor.role = Role.OWNER
     successor.save(update_fields=["role"])
+    _member_event("member.changed", successor)
     project.owner_id = to_user_id
     project.save(update_fields=["owner", "updated"])
     return project

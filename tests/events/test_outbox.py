@@ -16,7 +16,7 @@ from events.models import Delivery, Event
 from events.services import event_record, relay_schedule
 from events.tasks import receivers, relay
 from projects.models import Role
-from projects.services import member_add, member_remove, member_set_role, project_create
+from projects.services import member_add, member_remove, member_set_role, project_create, project_transfer
 from tasks.models import Task
 from tasks.services import task_create, task_delete, task_update
 from tests.events.conftest import FakeSender, hook, run_worker
@@ -99,6 +99,21 @@ def test_membership_changes_reach_the_projects_webhook(owner: User, other: User,
     assert [body["type"] for body in sent] == ["member.added", "member.changed", "member.removed"]
     assert [body["data"]["role"] for body in sent] == ["editor", "viewer", "viewer"]
     assert {body["data"]["user_id"] for body in sent} == {other.pk}
+
+
+def test_a_transfer_sends_the_role_change_of_both_members(
+    owner: User, other: User, sender: FakeSender
+) -> None:
+    project = project_create(owner_id=owner.pk, name="Team")
+    member_add(project=project, user_id=other.pk, role=Role.EDITOR)
+    hook(owner, project_id=project.pk, events=["member.changed"])
+
+    with transaction.atomic():
+        project_transfer(project=project, to_user_id=other.pk)
+    run_worker()
+
+    changed = {(body["data"]["user_id"], body["data"]["role"]) for body in sent_of(sender)}
+    assert changed == {(owner.pk, "editor"), (other.pk, "owner")}
 
 
 def test_events_go_only_to_the_webhooks_that_receive_them(
