@@ -267,9 +267,9 @@ def token_revoke(*, token: str, client_id: str) -> None:
         return
 
 
-def _session_end(*, session_id: str, user_id: int, reason: str) -> bool:
+def _session_end(*, session_id: str, user_id: int, reason: str) -> None:
     """End a session of user ``user_id`` and every token of its family, unless it has already
-    ended; whether it was ended now. Its security event is recorded with it, in one transaction."""
+    ended. Its security event is recorded with it, in one transaction, when it ends now."""
     with transaction.atomic():
         ended = Session.objects.filter(pk=session_id, revoked__isnull=True).update(
             revoked=timezone.now(), revoked_reason=reason
@@ -279,7 +279,6 @@ def _session_end(*, session_id: str, user_id: int, reason: str) -> bool:
                 kind="session-revoked", user_id=user_id, session_id=str(session_id), reason=reason
             )
     forget_session(session_id)
-    return bool(ended)
 
 
 def session_revoke(*, session: Session, reason: str) -> None:
