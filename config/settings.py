@@ -134,8 +134,8 @@ PUBLIC_URL = env.str("PUBLIC_URL", f"http://{HOST}:{PORT}/", validate=Regexp(r"^
 # manage.py serve starts a task worker beside the server (make run, the embedded default);
 # a deployment that runs its workers as their own service sets it false (docs/deploy.md).
 SERVE_TASK_WORKER = env.bool("SERVE_TASK_WORKER", True)
-# How often at most each server process asks for a relay of the events it committed
-# (events/services.py): an event waits up to this long, plus the worker's poll, to leave.
+# How often each task worker looks at the outbox and relays the events waiting
+# (manage.py events_worker): an event waits up to this long, plus the worker's poll, to leave.
 EVENTS_RELAY_TICK = env.float("EVENTS_RELAY_TICK", 0.2, validate=Range(min=0.01, max=60))
 # A task RUNNING longer than this was left by a dead worker and is run again (events/worker.py):
 # longer than any task takes (a delivery takes at most WEBHOOK_TIMEOUT).

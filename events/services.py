@@ -1,11 +1,7 @@
 """What can happen to webhooks, and the one call a change makes to record its event."""
 
-import math
-import time
-from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,31 +18,13 @@ from events.models import Delivery, Event, Webhook
 # (memberships) call event_record(): one prepared INSERT (api/prepared.py). Enqueueing a
 # django-tasks task per event instead (its own row is an outbox too) cost a create 74% more
 # instructions, most of them the library's model and argument handling, and a worker run
-# per event. A relay task (events.tasks.relay) takes the waiting events in batches.
+# per event.
 #
-# After the commit, the process asks for a relay at the next tick of EVENTS_RELAY_TICK seconds:
-# one enqueue per tick and process however many events it commits, each due at most a tick
-# after its commit. Events nobody asked for (a process killed between its commit and that
-# enqueue, a write by the admin or a raw statement) are found by the workers, which look
-# every few seconds and as they start (manage.py events_worker).
-
-
-class RelaySchedule:
-    """The tick this process last asked a relay for. Shared by the process's threads; two
-    that race both enqueue, which costs a relay that finds nothing, never a lost event."""
-
-    def __init__(self) -> None:
-        self.asked_for = 0.0
-
-    def ask(self) -> None:
-        every = settings.EVENTS_RELAY_TICK
-        tick = (math.floor(time.time() / every) + 1) * every  # strictly after now
-        if tick != self.asked_for:
-            self.asked_for = tick
-            tasks.relay.using(run_after=datetime.fromtimestamp(tick, UTC)).enqueue()
-
-
-relay_schedule = RelaySchedule()
+# The workers look at the outbox every EVENTS_RELAY_TICK (manage.py events_worker) and relay
+# the waiting events in batches (events.tasks.relay_waiting): a change does nothing more
+# than write its event. (Asking for a relay after each commit, once
+# per tick and process, cost the workers a django-tasks task per ask, more than the relay
+# itself: BENCHMARKS.md.)
 
 
 def event_record(
@@ -61,14 +39,7 @@ def event_record(
     deliveries send, as JSON types."""
     event = Event(type=type, project_id=project_id, person_id=person_id, occurred=timezone.now(), data=data)
     prepared.insert(event)
-    events_written()
     return event
-
-
-def events_written() -> None:
-    """Ask for a relay once the caller's transaction commits (at once without one): after
-    event_record(), and after a change whose events its database triggers wrote (tasks')."""
-    transaction.on_commit(relay_schedule.ask, robust=True)
 
 
 def webhook_create(

@@ -1,15 +1,18 @@
 """The django-tasks tasks the workers run (``manage.py db_worker``, ``events_worker``).
 
-relay: the events waiting in the outbox (Event.relayed false, written by the changes'
-own transactions, events.services) become one delivery task per webhook that receives
-each, and are marked relayed, in one transaction: a worker killed halfway commits none of
-it, and the next relay does it all. Batches of RELAY_BATCH; a full batch asks for another.
+relay_waiting(): the events waiting in the outbox (Event.relayed false, written by the
+changes' own transactions, events.services) become one delivery task per webhook that
+receives each, and are marked relayed, a batch of RELAY_BATCH per transaction: a worker killed
+halfway commits none of its batch, and the next look does it all. The workers look every
+EVENTS_RELAY_TICK (manage.py events_worker); ``relay`` is the same as a task, for a worker
+that does not look (db_worker) and for the relays queued before the workers looked.
 deliver: one attempt, logged; a failure enqueues the next attempt with ``run_after``, and
 after the last the webhook is disabled.
 """
 
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any, Protocol
 
 from django.db import transaction
 from django.db.models import F
@@ -22,7 +25,16 @@ from events.models import Delivery, Event, Webhook
 RELAY_BATCH = 500
 
 
-def receivers(events: Iterable[Event]) -> dict[int, list[Webhook]]:
+class Routed(Protocol):
+    """What receivers() reads of an event: an Event, or the row relay_batch() selects."""
+
+    id: Any
+    type: str
+    project_id: int | None
+    person_id: int | None
+
+
+def receivers(events: Iterable[Routed]) -> dict[int, list[Webhook]]:
     """The active webhooks that receive each event, by event id: the project's, and the
     webhooks without a project of the project's owner and of the task's person (their own
     tasks and projects). Three queries, however many events."""
@@ -49,7 +61,7 @@ def receivers(events: Iterable[Event]) -> dict[int, list[Webhook]]:
     for event in events:
         found = of_project.get(event.project_id, set()) | of_person.get(event.person_id, set())  # type: ignore[arg-type]
         # The type is checked here: a JSON containment lookup is not SQLite's.
-        chosen[event.pk] = sorted((webhook for webhook in found if event.type in webhook.events), key=_pk)
+        chosen[event.id] = sorted((webhook for webhook in found if event.type in webhook.events), key=_pk)
     return chosen
 
 
@@ -57,26 +69,43 @@ def _pk(webhook: Webhook) -> int:
     return webhook.pk
 
 
-@task()
-def relay() -> int:
-    """Enqueue the deliveries of up to RELAY_BATCH waiting events; the number relayed."""
+def relay_batch() -> int:
+    """Enqueue the deliveries of up to RELAY_BATCH waiting events, in one transaction; the
+    number relayed."""
     with transaction.atomic():
-        # SKIP LOCKED: two relays at once (two workers) take different events. On SQLite,
-        # where the transaction is IMMEDIATE (config/settings.py), they run one after another.
+        # SKIP LOCKED: two workers at once take different events. On SQLite, where the
+        # transaction is IMMEDIATE (config/settings.py), they run one after another. Only
+        # what routing reads: the data, and a model per row, would cost the worker more
+        # than the rest of the relay (BENCHMARKS.md).
         waiting = list(
             Event.objects.filter(relayed=False)
             .order_by("id")
-            .select_for_update(skip_locked=True)[:RELAY_BATCH]
+            .select_for_update(skip_locked=True)
+            .values_list("id", "type", "project_id", "person_id", named=True)[:RELAY_BATCH]
         )
         if not waiting:
             return 0
         for event_id, webhooks in receivers(waiting).items():
             for webhook in webhooks:
                 deliver.enqueue(event_id=event_id, webhook_id=webhook.pk, attempt=1)
-        Event.objects.filter(pk__in=[event.pk for event in waiting]).update(relayed=True)
-    if len(waiting) == RELAY_BATCH:
-        relay.enqueue()  # more may wait
+        Event.objects.filter(pk__in=[event.id for event in waiting]).update(relayed=True)
     return len(waiting)
+
+
+def relay_waiting() -> int:
+    """relay_batch() until no full batch is left; the number relayed."""
+    relayed = 0
+    while True:
+        count = relay_batch()
+        relayed += count
+        if count < RELAY_BATCH:
+            return relayed
+
+
+@task()
+def relay() -> int:
+    """relay_waiting() as a task."""
+    return relay_waiting()
 
 
 @task()

@@ -7,7 +7,6 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from api import prepared
-from events.services import events_written
 from projects.services import personal_project_create, personal_project_id
 from tasks.models import Task
 from tasks.recurrence import RecurrenceError, completion, recurrence_text
@@ -60,7 +59,6 @@ def task_create(
     )
     _validate(task)
     prepared.insert(task)  # the INSERT save() makes, compiled once (api/prepared.py)
-    events_written()  # by the INSERT's trigger (tasks/migrations/0004_task_events.py)
     return task
 
 
@@ -90,13 +88,11 @@ def task_update(*, task: Task, changes: dict[str, Any]) -> Task:
             task.due_to, task.recurrence, task.completed = following.due_to, following.recurrence, False
         written = list(dict.fromkeys([*written, "due_to", "recurrence", "completed", "last_completed"]))
     task.save(update_fields=written)
-    events_written()
     return task
 
 
 def task_delete(*, task: Task) -> None:
     task.delete()
-    events_written()
 
 
 def task_create_many(*, project_id: int, person_id: int, tasks: list[dict[str, Any]]) -> list[Task]:
@@ -119,5 +115,4 @@ def task_create_many(*, project_id: int, person_id: int, tasks: list[dict[str, A
         _validate(task)
     # One INSERT per batch; on PostgreSQL and SQLite (3.35+) it returns the new ids.
     Task.objects.bulk_create(created, batch_size=1000)
-    events_written()
     return created

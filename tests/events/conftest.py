@@ -9,7 +9,7 @@ import events.sender
 from events.models import Webhook
 from events.sender import Response, TargetRefused
 from events.services import webhook_create
-from events.tasks import relay
+from events.tasks import relay_waiting
 from tests.helpers.worker import run_due_tasks
 from users.models import User
 
@@ -50,10 +50,9 @@ def sender(monkeypatch: pytest.MonkeyPatch) -> FakeSender:
 
 
 def run_worker() -> None:
-    """Every task that is due (tests.helpers.worker), after asking for a relay as events_worker does
-    at its start (a test's transaction never commits, so the ask after commit never comes:
-    test_outbox tests that one)."""
-    relay.enqueue()
+    """The events waiting relayed, as events_worker does every tick, then every task that is
+    due (tests.helpers.worker)."""
+    relay_waiting()
     run_due_tasks()
 
 

@@ -1,6 +1,5 @@
 """manage.py events_worker: django-tasks-db's worker, in a process of its own, relays the
-events waiting in the outbox, those nobody asked a relay for included, and stops with the
-process that started it."""
+events waiting in the outbox, and stops with the process that started it."""
 
 import subprocess
 import sys
@@ -11,7 +10,6 @@ import pytest
 from django.core.management import call_command
 from django.db import OperationalError
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
-from django_tasks_db.models import DBTaskResult
 
 from soak.server import ROOT, manage, server_env
 
@@ -25,8 +23,6 @@ sys.stdin.read()  # until the test closes it
 
 RECORD = """
 from datetime import UTC, datetime
-import events.services
-events.services.relay_schedule.ask = lambda: None  # as if this process died before asking for a relay
 from tasks.services import task_create
 from users.models import User
 user = User.objects.create_user(username="worked", password="unused-" + "x" * 12)
@@ -41,7 +37,7 @@ def test_the_worker_runs_the_outbox_and_stops_when_its_parent_is_gone(tmp_path: 
     env = server_env(tmp_path / "var")
     env.pop("DATABASE_URL", None)
     manage(env, "migrate", "--no-input", "-v0")
-    manage(env, "shell", "-v0", "-c", RECORD)  # a task created: its event waits in the outbox, unasked for
+    manage(env, "shell", "-v0", "-c", RECORD)  # a task created: its event waits in the outbox
     parent = subprocess.Popen(  # noqa: S603  our own interpreter and code
         [sys.executable, "-c", PARENT],
         cwd=ROOT,
@@ -56,7 +52,7 @@ def test_the_worker_runs_the_outbox_and_stops_when_its_parent_is_gone(tmp_path: 
     deadline = time.monotonic() + 20
     while manage(env, "shell", "-v0", "-c", EVENTS).strip() != "1" and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert manage(env, "shell", "-v0", "-c", EVENTS).strip() == "1"  # relayed: the worker asked at its start
+    assert manage(env, "shell", "-v0", "-c", EVENTS).strip() == "1"  # relayed by the worker
     assert _alive(worker)  # polling its queue while the parent lives
 
     parent.stdin.close()
@@ -96,10 +92,11 @@ def test_the_worker_starts_again_when_the_database_goes_away(monkeypatch: pytest
     monkeypatch.setattr(DatabaseWorkerCommand, "handle", library_loop)
     monkeypatch.setattr("events.management.commands.events_worker.RESTART_DELAY", 0)
     monkeypatch.setattr("events.management.commands.events_worker.connections", Connections)
+    relays = []
+    monkeypatch.setattr("events.management.commands.events_worker.relay_waiting", lambda: relays.append(True))
 
     call_command("events_worker", "--batch", "--no-reload")
 
     assert len(runs) == 2  # started again, then ended as a batch run does
     assert closed == [True]  # the broken connections dropped before starting again
-    # Each start asked for a relay of the events waiting.
-    assert DBTaskResult.objects.filter(task_path="events.tasks.relay").count() == 2
+    assert relays == [True, True]  # each start relayed the events waiting

@@ -1,25 +1,26 @@
-"""The outbox: a change records its event in its own transaction, one INSERT, asks for a
-relay after its commit, and the relay turns the waiting events into their deliveries."""
+"""The outbox: a change records its event in its own transaction, one INSERT, and the
+workers relay the waiting events into their deliveries."""
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from rest_framework.test import APIClient
 
+from events.management.commands.events_worker import relay_tick
 from events.models import Delivery, Event
-from events.services import event_record, relay_schedule
-from events.tasks import receivers, relay
+from events.services import event_record
+from events.tasks import receivers, relay_batch, relay_waiting
 from projects.models import Role
 from projects.services import member_add, member_remove, member_set_role, project_create, project_transfer
 from tasks.models import Task
 from tasks.services import task_create, task_delete, task_update
 from tests.events.conftest import FakeSender, hook, run_worker
+from tests.helpers.worker import run_due_tasks
 from users.models import User
 
 DUE = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_change_that_rolls_back_records_no_event_and_nothing_is_delivered(
-    owner: User, sender: FakeSender, django_capture_on_commit_callbacks: Any
+    owner: User, sender: FakeSender
 ) -> None:
     hook(owner)
 
@@ -37,17 +38,12 @@ def test_a_change_that_rolls_back_records_no_event_and_nothing_is_delivered(
             assert Event.objects.count() == 1  # written, on the change's connection
             raise RuntimeError("the change fails after its event was recorded")
 
-    with (
-        pytest.raises(RuntimeError, match="the change fails"),
-        django_capture_on_commit_callbacks(execute=True) as asked,
-    ):
+    with pytest.raises(RuntimeError, match="the change fails"):
         failing_change()
 
-    assert asked == []  # no relay asked for
-    assert not DBTaskResult.objects.exists()
     run_worker()
     assert not Task.objects.exists()
-    assert not DBTaskResult.objects.exclude(task_path="events.tasks.relay").exists()  # no delivery
+    assert not DBTaskResult.objects.exists()  # no delivery
     assert not Event.objects.exists()
     assert sender.sent == []
 
@@ -150,28 +146,32 @@ def test_a_disabled_webhook_receives_nothing(owner: User, sender: FakeSender) ->
     assert sender.sent == []
 
 
-def test_a_commit_asks_for_one_relay_a_tick_later_however_many_events_it_holds(
-    owner: User, django_capture_on_commit_callbacks: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+def test_a_look_at_the_outbox_relays_every_event_waiting_and_costs_one_query_when_none_is(
+    owner: User, sender: FakeSender
 ) -> None:
-    settings.EVENTS_RELAY_TICK = 30
-    monkeypatch.setattr(relay_schedule, "asked_for", 0.0)  # whatever an earlier test asked for
-    before = timezone.now()
-    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+    """What the worker does every EVENTS_RELAY_TICK (manage.py events_worker): a change itself
+    asks for nothing."""
+    hook(owner)
+    with CaptureQueriesContext(connection) as idle:
+        assert relay_tick() == 0
+    with transaction.atomic():
         task_create(person_id=owner.pk, title="One", due_to=DUE)
         task_create(person_id=owner.pk, title="Two", due_to=DUE)
+    assert not DBTaskResult.objects.exists()  # nothing enqueued by the changes
 
-    [asked] = DBTaskResult.objects.all()
-    assert asked.task_path == "events.tasks.relay"
-    # Due after the commit, within a tick of it.
-    assert before < asked.run_after <= timezone.now() + timedelta(seconds=settings.EVENTS_RELAY_TICK)
+    assert relay_tick() == 2
+    run_due_tasks()
+
+    assert len(idle.captured_queries) == 1
+    assert sorted(sent["data"]["title"] for sent in sent_of(sender)) == ["One", "Two"]
 
 
 def test_a_relay_run_twice_enqueues_the_deliveries_once(owner: User, sender: FakeSender) -> None:
     hook(owner)
     task_create(person_id=owner.pk, title="Buy milk", due_to=DUE)
 
-    assert relay.call() == 1
-    assert relay.call() == 0  # a second relay, or a worker's retry after a crash
+    assert relay_batch() == 1
+    assert relay_batch() == 0  # a second relay, or a worker's retry after a crash
     run_worker()
 
     assert len(sender.sent) == 1
@@ -197,7 +197,7 @@ def test_a_relay_that_fails_halfway_leaves_every_event_of_its_batch_waiting(
     with monkeypatch.context() as patched:
         patched.setattr("events.tasks.receivers", DiesAfterTheFirstEvent)
         with pytest.raises(RuntimeError, match="worker dies"):
-            relay.call()
+            relay_batch()
     assert Event.objects.filter(relayed=False).count() == 2
     assert not DBTaskResult.objects.exists()  # the first delivery's enqueue went with it
 
@@ -205,7 +205,7 @@ def test_a_relay_that_fails_halfway_leaves_every_event_of_its_batch_waiting(
     assert sorted(sent["data"]["title"] for sent in sent_of(sender)) == ["One", "Two"]
 
 
-def test_a_full_batch_asks_for_the_next(
+def test_the_relay_takes_batch_after_batch_until_none_is_full(
     owner: User, sender: FakeSender, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("events.tasks.RELAY_BATCH", 2)
@@ -213,9 +213,10 @@ def test_a_full_batch_asks_for_the_next(
     for title in ("One", "Two", "Three"):
         task_create(person_id=owner.pk, title=title, due_to=DUE)
 
-    assert relay.call() == 2
-    assert DBTaskResult.objects.filter(task_path="events.tasks.relay").count() == 1  # the next
-    run_worker()
+    assert relay_batch() == 2  # one transaction
+    assert Event.objects.filter(relayed=False).count() == 1
+    assert relay_waiting() == 1
+    run_due_tasks()
 
     assert sorted(sent["data"]["title"] for sent in sent_of(sender)) == ["One", "Three", "Two"]
 

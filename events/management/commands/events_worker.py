@@ -12,20 +12,19 @@ from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
 
 from events.models import Event
-from events.tasks import relay
+from events.tasks import relay_waiting
 from events.worker import tasks_recover
 
 logger = logging.getLogger(__name__)
 RESTART_DELAY = 1.0  # seconds between attempts while the database is away
-RELAY_CHECK = 2.0  # seconds between looks for events waiting that nobody asked a relay for
 
 
 class Command(DatabaseWorkerCommand):
     help = (
-        "django-tasks-db's database worker (db_worker), which also runs again the tasks a dead "
-        "worker or a lost database left behind (events/worker.py), asks for a relay of the "
-        "events waiting, keeps going while the database restarts, and can stop with the "
-        "process that started it: manage.py serve starts one beside the server."
+        "django-tasks-db's database worker (db_worker), which also relays the events waiting in "
+        "the outbox every EVENTS_RELAY_TICK, runs again the tasks a dead worker or a lost "
+        "database left behind (events/worker.py), keeps going while the database restarts, and "
+        "can stop with the process that started it: manage.py serve starts one beside the server."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -43,7 +42,7 @@ class Command(DatabaseWorkerCommand):
         if stop_with is not None:
             threading.Thread(target=_stop_with, args=(stop_with,), daemon=True).start()
         if not options["batch"]:
-            threading.Thread(target=_recover_periodically, daemon=True).start()
+            threading.Thread(target=_relay_and_recover_periodically, daemon=True).start()
         while True:
             try:
                 _start_up()
@@ -60,28 +59,33 @@ class Command(DatabaseWorkerCommand):
 
 
 def _start_up() -> None:
-    # Events whose process died between its commit and asking for a relay wait for the
-    # next one asked for: one now, so a restart delivers them (events.services).
+    # What the last worker left: its tasks, and the events waiting (a batch run relays them too).
     tasks_recover(now=timezone.now())
-    relay.enqueue()
+    relay_waiting()
 
 
-def _recover_periodically() -> None:
+def relay_tick() -> int:
+    """One look at the outbox: the events waiting relayed (one query when none is); the number
+    relayed."""
+    if not Event.objects.filter(relayed=False).exists():  # the partial index events_waiting
+        return 0
+    return relay_waiting()
+
+
+def _relay_and_recover_periodically() -> None:
+    # A thread of its own, with its own connection: the library's loop runs the deliveries.
     every = max(1.0, settings.EVENTS_TASK_STALE_SECONDS / 4)
     last = time.monotonic()
     while True:
-        time.sleep(RELAY_CHECK)
+        time.sleep(settings.EVENTS_RELAY_TICK)
         try:
-            # Events nobody asked a relay for (a write by another path than the services,
-            # the admin's, a raw statement; a process that died before asking).
-            if Event.objects.filter(relayed=False).exists():
-                relay.enqueue()
+            relay_tick()
             if time.monotonic() - last < every:
                 continue
             last = time.monotonic()
             recovered = tasks_recover(now=timezone.now())
         except DatabaseError as exc:
-            logger.warning("recovering tasks failed, again in %s s: %s", every, exc)
+            logger.warning("relaying events or recovering tasks failed, again in a tick: %s", exc)
             connections.close_all()
             continue
         if recovered:
