@@ -21,10 +21,9 @@ from events.models import Delivery, Event, Webhook
 # per event.
 #
 # The workers look at the outbox every EVENTS_RELAY_TICK (manage.py events_worker) and relay
-# the waiting events in batches (events.tasks.relay_waiting): a change does nothing more
-# than write its event. (Asking for a relay after each commit, once
-# per tick and process, cost the workers a django-tasks task per ask, more than the relay
-# itself: BENCHMARKS.md.)
+# the waiting events in batches (events.tasks.relay_tick): a change does nothing more than
+# write its event. (Asking for a relay after each commit, once per tick and process, cost
+# the workers a django-tasks task per ask, more than the relay itself: BENCHMARKS.md.)
 
 
 def event_record(

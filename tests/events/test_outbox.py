@@ -11,10 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django_tasks_db.models import DBTaskResult
 from rest_framework.test import APIClient
 
-from events.management.commands.events_worker import relay_tick
 from events.models import Delivery, Event
 from events.services import event_record
-from events.tasks import receivers, relay_batch, relay_waiting
+from events.tasks import receivers, relay_batch, relay_tick, relay_waiting
 from projects.models import Role
 from projects.services import member_add, member_remove, member_set_role, project_create, project_transfer
 from tasks.models import Task

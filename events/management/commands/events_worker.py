@@ -11,8 +11,7 @@ from django.db import DatabaseError, connections
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
 
-from events.models import Event
-from events.tasks import relay_waiting
+from events.tasks import relay_tick, relay_waiting
 from events.worker import tasks_recover
 
 logger = logging.getLogger(__name__)
@@ -62,14 +61,6 @@ def _start_up() -> None:
     # What the last worker left: its tasks, and the events waiting (a batch run relays them too).
     tasks_recover(now=timezone.now())
     relay_waiting()
-
-
-def relay_tick() -> int:
-    """One look at the outbox: the events waiting relayed (one query when none is); the number
-    relayed."""
-    if not Event.objects.filter(relayed=False).exists():  # the partial index events_waiting
-        return 0
-    return relay_waiting()
 
 
 def _relay_and_recover_periodically() -> None:
