@@ -1,17 +1,23 @@
 """The changes feed: what changed among the tasks a caller sees since a sync token, for
 clients that keep a copy (``GET /tasks/changes/?since=``, TaskViewSet.changes).
 
-Numbering (the database does it: tasks/migrations/0003_sync.py). Every statement that
-writes a task or a membership takes a change number from the clock's row, which stays
-locked until its transaction commits, so numbers are given in commit order: a reader that
-sees number N committed has seen every number below N, and a write not yet committed when
-the reader looked gets a number above every number it saw. A task's ``version`` is the
-number of its last change and ``entered`` the number at which it came into its project; a
-task deleted or moved out of a project leaves a ``Tombstone``; a membership that begins or
-ends leaves an ``AccessChange``.
+Numbering (the database does it: tasks/migrations/0003_sync.py and 0006). Every row a
+statement writes to a task or a membership takes a change number. A task's ``version`` is
+the number of its last change and ``entered`` the number at which it came into its project;
+a task deleted or moved out of a project leaves a ``Tombstone``; a membership that begins or
+ends leaves an ``AccessChange``. A read needs a bound: a number at or below which nothing is
+still to commit, so that a write it did not see gets a number above everything it handed
+out. On PostgreSQL writers do not wait for one another: each open writing transaction
+shows, in an advisory lock, a number below all of its own, and ``tasks_change_bound()``
+is the oldest of those, or the last number taken when no write is open. A page reads no item
+above it: a write committed after an older one still open waits for it to end (a
+transaction left open after a write holds the feed back, for every reader, until it ends).
+On SQLite, whose writers are serialised, the clock's row counts every number and is the
+bound.
 
 Reading. Every item of the feed has a position ``(number, kind, task id)``; a page is the
-items after the token's position, in that order, read by one SQL statement (one snapshot).
+items after the token's position up to the bound, in that order, read by one SQL statement
+(one snapshot; on PostgreSQL the bound is read by one statement before it).
 An item stands where the caller began or stopped seeing a task:
 
 - kind 0, gone: a task left a project (tombstone) while the caller was in it;
@@ -24,15 +30,16 @@ the caller does not see the task now, else nothing), so a task is in ``changes``
 ``deleted``, never both, and ``deleted`` names only tasks the caller could once see. No change
 is missed: every event that changes what a caller sees of a task (the task written, moved or
 deleted, a membership of its project begun or ended) has an item at its number, above
-everything any earlier read saw; the first page whose range holds it tells the task's state
+the bound of every earlier read; the first page whose range holds it tells the task's state
 from then on, and every later item about the task tells the same state until the next such
 event. A client that applies the pages in order holds exactly what it sees as of its last
-page. Whether the caller was in a project when a task left it is read backwards from now:
+page, once no write older than that page's bound was still open (else, as of the next page
+after those writes end). Whether the caller was in a project when a task left it is read backwards from now:
 their first access change after that number is a departure, or there is none and they are in
 it now (access changes alternate).
 
 Tokens are opaque: the position of the last item handed out, or, once a page has nothing
-more, the end of the clock's number at that read (so an idle client's token stays recent);
+more, the end of the bound at that read (so an idle client's token stays recent);
 and ``base``, the clock when a sync without ``since`` began, up to which deletions and joins
 concern nothing the client holds. They are signed: a forged or damaged one is a 400.
 Tombstones and access changes older than SYNC_RETENTION_DAYS are pruned (``changes_prune``,
@@ -164,9 +171,12 @@ def _task_columns() -> str:
     return ", ".join(columns)
 
 
-def _statement(*, caller: Caller, since: Token | None, limit: int) -> tuple[str, list[Any]]:
-    """The one statement of a page: the clock's number and horizon, then the page's items
-    (number, kind, task id, and the task's cells for a change), LIMIT ``limit``."""
+def _statement(
+    *, caller: Caller, since: Token | None, limit: int, bound: int | None
+) -> tuple[str, list[Any]]:
+    """The statement of a page: the bound and the clock's horizon, then the page's items
+    (number, kind, task id, and the task's cells for a change) up to the bound, LIMIT
+    ``limit``. ``bound`` None: the clock's number is the bound (SQLite)."""
     quote = connection.ops.quote_name
     task, tombstone, access = (quote(m._meta.db_table) for m in (Task, Tombstone, AccessChange))
     clock = quote(ChangeClock._meta.db_table)
@@ -265,23 +275,41 @@ def _statement(*, caller: Caller, since: Token | None, limit: int) -> tuple[str,
         )
 
     items = " UNION ALL ".join(sql for sql, _ in branches)
+    if bound is None:
+        number_sql, up_to_bound, bound_params = "COALESCE(MAX(number), 0)", "", []
+    else:
+        # Items above the bound wait for the writes still open below them.
+        number_sql, up_to_bound, bound_params = "%s", "WHERE num <= %s ", [bound, bound]
     sql = (
         f"WITH {mine_sql}items (num, kind, task_id) AS ({items}), "
-        "page AS (SELECT num, kind, task_id FROM items ORDER BY num, kind, task_id LIMIT %s) "
+        f"page AS (SELECT num, kind, task_id FROM items {up_to_bound}ORDER BY num, kind, task_id LIMIT %s) "
         f"SELECT clock.number, clock.horizon, page.num, page.kind, page.task_id, {_task_columns()} "
-        f"FROM (SELECT COALESCE(MAX(number), 0) AS number, COALESCE(MAX(horizon), 0) AS horizon FROM {clock}) clock "
+        f"FROM (SELECT {number_sql} AS number, COALESCE(MAX(horizon), 0) AS horizon FROM {clock}) clock "
         f"LEFT JOIN page ON 1 = 1 LEFT JOIN {task} ON {task}.id = page.task_id AND page.kind >= {KIND_CHANGED} "
         "ORDER BY page.num, page.kind, page.task_id"
     )
-    params = [*mine_params, *(p for _, branch_params in branches for p in branch_params), limit]
+    # In the order of the text: the items, the page's bound and limit, the clock's bound.
+    params = [
+        *mine_params,
+        *(p for _, branch_params in branches for p in branch_params),
+        *bound_params[:1],
+        limit,
+        *bound_params[1:],
+    ]
     return sql, params
 
 
 def changes_page(*, caller: Caller, since: Token | None, size: int, links: TaskLinks) -> Page:
     """The next ``size`` items of the caller's feed after ``since`` (None: from the start,
     every task the caller sees). TokenExpired when ``since`` needs pruned deletions."""
-    sql, params = _statement(caller=caller, since=since, limit=size + 1)
     with connection.cursor() as cursor:
+        bound = None
+        if connection.vendor == "postgresql":
+            # A statement of its own, before the page's: the page's snapshot is taken after
+            # the bound, so it sees every write the bound counts as ended.
+            cursor.execute("SELECT tasks_change_bound()")
+            bound = cursor.fetchone()[0]
+        sql, params = _statement(caller=caller, since=since, limit=size + 1, bound=bound)
         cursor.execute(sql, params)
         rows: Sequence[Sequence[Any]] = cursor.fetchall()
     clock, horizon = rows[0][0], rows[0][1]
@@ -302,7 +330,7 @@ def changes_page(*, caller: Caller, since: Token | None, size: int, links: TaskL
     if items:
         position = max(position, Position(*items[-1][:3]))
     if not more:
-        position = max(position, Position.end_of(clock))  # everything up to the clock is told
+        position = max(position, Position.end_of(clock))  # everything up to the bound is told
     return Page(
         changes=links.tasks_from_cells(list(changed.values())),
         deleted=list(deleted),

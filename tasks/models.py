@@ -67,12 +67,13 @@ class Task(models.Model):
 
 
 class ChangeClock(models.Model):
-    """One row (id 1): ``number``, a change number no number at or below which is still to
-    commit, and ``horizon``, the highest number pruned from the tombstones and access changes.
+    """One row (id 1): ``number``, on SQLite a change number no number at or below which is
+    still to commit, and ``horizon``, the highest number pruned from the tombstones and access
+    changes.
 
-    A writing transaction locks this row at its first change number and keeps it locked until
-    it ends: numbers are given in commit order, so a reader that sees number N has seen every
-    number below N (tasks/migrations/0003_sync.py).
+    SQLite's writers are serialised: its triggers count every number here. PostgreSQL's do not
+    wait for one another, and do not write ``number``: a reader asks the database for its
+    bound instead (tasks/migrations/0006_change_numbers_unlocked.py).
     """
 
     id = models.SmallIntegerField(primary_key=True)
