@@ -9,6 +9,7 @@ class TasksConfig(AppConfig):
 
     def ready(self) -> None:
         from events.delivery import data_renderers
+        from tasks import checks  # noqa: F401  registers them
 
         # The events of tasks hold the task's columns, written by the database's triggers
         # (tasks/migrations/0004_task_events.py): delivered, they are the task's JSON.

@@ -738,3 +738,22 @@ def test_racing_writers_never_make_a_syncing_reader_miss_a_change(
     threads, and its writers are serialised anyway): the reader's copy, kept by every page it
     read while the writers ran, then one last sync, is exactly what it sees."""
     race_round(owner, other, seed)
+
+
+@pytest.mark.parametrize(
+    ("level", "refused"),
+    [(None, False), ("READ_COMMITTED", False), ("REPEATABLE_READ", True), ("SERIALIZABLE", True)],
+)
+def test_an_isolation_the_feed_cannot_read_in_is_refused_by_the_checks(
+    monkeypatch: pytest.MonkeyPatch, level: str | None, refused: bool
+) -> None:
+    from psycopg import IsolationLevel
+
+    from tasks.checks import feed_isolation
+
+    monkeypatch.setattr(connection, "vendor", "postgresql")
+    options = dict(connection.settings_dict.get("OPTIONS", {}))
+    if level is not None:
+        options["isolation_level"] = IsolationLevel[level]
+    monkeypatch.setitem(connection.settings_dict, "OPTIONS", options)
+    assert [error.id for error in feed_isolation()] == (["tasks.E001"] if refused else [])
