@@ -20,6 +20,10 @@ The keys are 2**62 plus the value, in the advisory locks' single bigint form: ke
 the small keys applications usually take, and a foreign lock that lands among them only holds
 the feed back while it is held, never loses anything. SQLite's writers are serialised by the
 database itself: its triggers (0003) still number through the clock's row.
+
+Upgrading: code from before this migration reads the clock's row for its bound, which
+PostgreSQL no longer writes, and reads no bound of writers still open. Stop the service,
+migrate, then start it (docs/deploy.md, "Upgrades"), rather than migrating under the old code.
 """
 
 from django.db import migrations
