@@ -275,11 +275,11 @@ def _statement(
         )
 
     items = " UNION ALL ".join(sql for sql, _ in branches)
-    if bound is None:
-        number_sql, up_to_bound, bound_params = "COALESCE(MAX(number), 0)", "", []
-    else:
+    up_to_bound, page_params, number_sql, number_params = "", [], "COALESCE(MAX(number), 0)", []
+    if bound is not None:
         # Items above the bound wait for the writes still open below them.
-        number_sql, up_to_bound, bound_params = "%s", "WHERE num <= %s ", [bound, bound]
+        up_to_bound, page_params = "WHERE num <= %s ", [bound]
+        number_sql, number_params = "%s", [bound]
     sql = (
         f"WITH {mine_sql}items (num, kind, task_id) AS ({items}), "
         f"page AS (SELECT num, kind, task_id FROM items {up_to_bound}ORDER BY num, kind, task_id LIMIT %s) "
@@ -288,13 +288,12 @@ def _statement(
         f"LEFT JOIN page ON 1 = 1 LEFT JOIN {task} ON {task}.id = page.task_id AND page.kind >= {KIND_CHANGED} "
         "ORDER BY page.num, page.kind, page.task_id"
     )
-    # In the order of the text: the items, the page's bound and limit, the clock's bound.
     params = [
         *mine_params,
         *(p for _, branch_params in branches for p in branch_params),
-        *bound_params[:1],
+        *page_params,
         limit,
-        *bound_params[1:],
+        *number_params,
     ]
     return sql, params
 

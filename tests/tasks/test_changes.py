@@ -742,7 +742,13 @@ def test_racing_writers_never_make_a_syncing_reader_miss_a_change(
 
 @pytest.mark.parametrize(
     ("level", "refused"),
-    [(None, False), ("READ_COMMITTED", False), ("REPEATABLE_READ", True), ("SERIALIZABLE", True)],
+    [
+        (None, False),
+        ("READ_UNCOMMITTED", False),  # which PostgreSQL runs as READ COMMITTED
+        ("READ_COMMITTED", False),
+        ("REPEATABLE_READ", True),
+        ("SERIALIZABLE", True),
+    ],
 )
 def test_an_isolation_the_feed_cannot_read_in_is_refused_by_the_checks(
     monkeypatch: pytest.MonkeyPatch, level: str | None, refused: bool
