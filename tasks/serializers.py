@@ -1,6 +1,9 @@
+import re
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from api.serializers import AwareDateTimeField, CopiedFieldsMixin, StrictFieldsMixin, TextField
@@ -8,6 +11,8 @@ from projects.models import Project
 from projects.permissions import projects_visible_to, users_sharing_a_project
 from tasks.recurrence import EXAMPLE, HORIZON_YEARS, MAX_COUNT, MAX_LENGTH, RecurrenceError, recurrence_text
 from users.models import User
+
+TITLE_MAX_LENGTH = 100
 
 
 class VisibleProjectField(serializers.HyperlinkedRelatedField):
@@ -68,7 +73,7 @@ class TaskSerializer(CopiedFieldsMixin, StrictFieldsMixin, serializers.Serialize
 
     url = serializers.HyperlinkedIdentityField(view_name="task-detail")
     id = serializers.IntegerField(read_only=True)
-    title = TextField(max_length=100, help_text="1 to 100 characters.")
+    title = TextField(max_length=TITLE_MAX_LENGTH, help_text="1 to 100 characters.")
     project = VisibleProjectField(
         view_name="project-detail",
         required=False,
@@ -96,3 +101,46 @@ class TaskSerializer(CopiedFieldsMixin, StrictFieldsMixin, serializers.Serialize
     )
     created = serializers.DateTimeField(read_only=True)
     updated = serializers.DateTimeField(read_only=True)
+
+
+# The body most creates send, and all that plain_create_data() reads.
+PLAIN_CREATE_FIELDS = frozenset({"title", "due_to", "completed"})
+# What DRF's ProhibitSurrogateCharactersValidator refuses in text.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def plain_create_data(data: Any) -> dict[str, Any] | None:
+    """``TaskSerializer(data=data).validated_data`` for the body most creates send: a JSON
+    object of a ``title``, a ``due_to`` with its offset and perhaps ``completed`` as true or
+    false. None for any other body, and for anything the serializer might refuse: the
+    serializer then reads it, and words the errors.
+
+    Read without building the serializer, whose fields and validators cost 70 us of a
+    create's 0.8 ms of Python. The same checks as TaskSerializer's fields, in the same
+    order of DRF's and Django's own functions; tests/tasks/test_serializers.py holds the
+    two equal over generated bodies.
+    """
+    if type(data) is not dict or not data.keys() <= PLAIN_CREATE_FIELDS:
+        return None  # a form's QueryDict, a project, a person, a recurrence, an unknown name
+    title, due_to, completed = data.get("title"), data.get("due_to"), data.get("completed", False)
+    if type(title) is not str or type(due_to) is not str or type(completed) is not bool:
+        return None
+    # TextField: stripped, not blank, at most TITLE_MAX_LENGTH, no NUL, no lone surrogate.
+    title = title.strip()
+    if not 0 < len(title) <= TITLE_MAX_LENGTH or "\x00" in title:
+        return None
+    if not title.isascii() and _SURROGATE.search(title):
+        return None
+    # AwareDateTimeField: ISO 8601 with an offset, in the current time zone (DRF's
+    # enforce_timezone()).
+    try:
+        instant = parse_datetime(due_to)
+        if instant is None or instant.tzinfo is None:
+            return None
+        instant = instant.astimezone(timezone.get_current_timezone())
+    except (ValueError, OverflowError):
+        return None
+    found: dict[str, Any] = {"title": title, "due_to": instant}
+    if "completed" in data:
+        found["completed"] = completed
+    return found

@@ -35,7 +35,7 @@ from tasks.models import Task
 from tasks.permissions import TaskAccess, task_placement, tasks_visible_to
 from tasks.reads import TaskLinks
 from tasks.renderers import CalendarRenderer
-from tasks.serializers import TaskSerializer
+from tasks.serializers import TaskSerializer, plain_create_data
 from tasks.services import task_create, task_delete, task_update
 from users.principal import caller_of
 
@@ -233,9 +233,11 @@ class TaskViewSet(viewsets.ModelViewSet):
     # check to the write (see get_queryset()).
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
-        body = self.get_serializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = plain_create_data(request.data)
+        if data is None:
+            body = self.get_serializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            data = body.validated_data
         project_id, person_id = task_placement(
             caller_of(request), project=data.get("project"), person=data.get("person")
         )
