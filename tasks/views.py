@@ -228,9 +228,10 @@ class TaskViewSet(viewsets.ModelViewSet):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
         return negotiated(request, task, headers={"ETag": tag})
 
-    # Writes: validated by TaskSerializer, carried out by tasks.services, answered by the
-    # read path's builder. A change or a delete holds the row locked from the If-Match
-    # check to the write (see get_queryset()).
+    # Writes: validated by TaskSerializer (a create's plain body by plain_create_data(), held
+    # equal to it), carried out by tasks.services, answered by the read path's builder. A
+    # change or a delete holds the row locked from the If-Match check to the write (see
+    # get_queryset()).
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
         data = plain_create_data(request.data)
