@@ -34,9 +34,9 @@ the bound of every earlier read; the first page whose range holds it tells the t
 from then on, and every later item about the task tells the same state until the next such
 event. A client that applies the pages in order holds exactly what it sees as of its last
 page, once no write older than that page's bound was still open (else, as of the next page
-after those writes end). Whether the caller was in a project when a task left it is read backwards from now:
-their first access change after that number is a departure, or there is none and they are in
-it now (access changes alternate).
+after those writes end). Whether the caller was in a project when a task left it is read
+backwards from now: their first access change after that number is a departure, or there is
+none and they are in it now (access changes alternate).
 
 Tokens are opaque: the position of the last item handed out, or, once a page has nothing
 more, the end of the bound at that read (so an idle client's token stays recent);
