@@ -14,6 +14,7 @@ from standardwebhooks.webhooks import Webhook as Verifier
 
 from soak.http import Http, path_of
 from soak.server import HOST, Server, free_port, manage, server_env
+from soak.services import wait_for
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -61,7 +62,14 @@ def test_make_run_delivers_through_the_worker_beside_the_server(tmp_path: Path, 
         delivered = Verifier(secret).verify(body, headers)
         assert delivered["type"] == "task.created"
         assert delivered["data"]["id"] == task.json()["id"]
-        log = client.get(path_of(created.json()["deliveries"]), token=token).json()["results"]
+        # The worker records the attempt after the receiver has answered: wait for the record.
+        log: list[dict] = []
+
+        def recorded() -> bool:
+            log[:] = client.get(path_of(created.json()["deliveries"]), token=token).json()["results"]
+            return bool(log)
+
+        assert wait_for(recorded, timeout=30) is not None, "the delivery was never recorded"
         assert (log[0]["status_code"], log[0]["succeeded"]) == (204, True)
         assert log[0]["event_id"] == headers["webhook-id"]
         worker = [pid for pid in _children(server.pid) if b"events_worker" in _cmdline(pid)]

@@ -13,6 +13,7 @@ import pytest
 
 from bench.logout_to_refusal import Stage, staged
 from soak.server import manage
+from soak.services import wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -36,7 +37,15 @@ def test_a_logout_on_one_instance_is_refused_by_the_verifier_within_a_second(sta
     elapsed = stage.logout_to_refusal(username, timeout=1.0)
 
     assert elapsed < 1.0
-    [delivery] = [json.loads(line) for line in manage(stage.a.env, "security_event_deliveries").splitlines()]
+    # The worker records the push after the verifier has answered it: wait for the record.
+    lines: list[str] = []
+
+    def recorded() -> bool:
+        lines[:] = manage(stage.a.env, "security_event_deliveries").splitlines()
+        return bool(lines)
+
+    assert wait_for(recorded, timeout=30, step=0.5) is not None, "the push was never recorded"
+    [delivery] = [json.loads(line) for line in lines]
     assert (delivery["client_id"], delivery["kind"], delivery["reason"]) == (
         stage.client_id,
         "session-revoked",
