@@ -6,6 +6,8 @@ from django.db import models
 
 from projects.models import Project
 
+TITLE_MAX_LENGTH = 100
+
 
 class Task(models.Model):
     """A task. Beside these fields its table has ``version``, the number of its last change,
@@ -13,7 +15,7 @@ class Task(models.Model):
     writes (tasks/migrations/0003_sync.py; read by tasks/changes.py): they are left out of the
     model so that no save() can ever write a stale one back."""
 
-    title = models.CharField(max_length=100, validators=[MinLengthValidator(1)])
+    title = models.CharField(max_length=TITLE_MAX_LENGTH, validators=[MinLengthValidator(1)])
     # No index of its own: task_person_due_idx leads with person and serves the same lookups.
     person = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tasks", db_index=False

@@ -10,10 +10,9 @@ from rest_framework import serializers
 from api.serializers import AwareDateTimeField, CopiedFieldsMixin, StrictFieldsMixin, TextField
 from projects.models import Project
 from projects.permissions import projects_visible_to, users_sharing_a_project
+from tasks.models import TITLE_MAX_LENGTH
 from tasks.recurrence import EXAMPLE, HORIZON_YEARS, MAX_COUNT, MAX_LENGTH, RecurrenceError, recurrence_text
 from users.models import User
-
-TITLE_MAX_LENGTH = 100
 
 
 class VisibleProjectField(serializers.HyperlinkedRelatedField):
@@ -74,7 +73,7 @@ class TaskSerializer(CopiedFieldsMixin, StrictFieldsMixin, serializers.Serialize
 
     url = serializers.HyperlinkedIdentityField(view_name="task-detail")
     id = serializers.IntegerField(read_only=True)
-    title = TextField(max_length=TITLE_MAX_LENGTH, help_text="1 to 100 characters.")
+    title = TextField(max_length=TITLE_MAX_LENGTH, help_text=f"1 to {TITLE_MAX_LENGTH} characters.")
     project = VisibleProjectField(
         view_name="project-detail",
         required=False,

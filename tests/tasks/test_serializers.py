@@ -12,7 +12,8 @@ from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
 
-from tasks.serializers import TITLE_MAX_LENGTH, TaskSerializer, plain_create_data
+from tasks.models import TITLE_MAX_LENGTH
+from tasks.serializers import TaskSerializer, plain_create_data
 
 REQUEST = Request(APIRequestFactory().post("/tasks/"), parsers=[JSONParser()])
 OTHER_NAMES = ["project", "person", "recurrence", "url", "id", "colour"]
